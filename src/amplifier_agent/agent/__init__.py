@@ -1,0 +1,1 @@
+"""The turn loop: model calls, tools, sub-agents, routing, compaction."""

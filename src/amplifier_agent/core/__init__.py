@@ -1,0 +1,1 @@
+"""The shared vocabulary: messages, usage, events, errors and the provider catalog (stdlib only)."""

@@ -1,0 +1,1 @@
+"""Provider adapters: one per wire format, each turning a ModelRequest into stream events."""

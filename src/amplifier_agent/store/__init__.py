@@ -1,0 +1,1 @@
+"""Sessions on disk: transcripts, metadata, audit records, the turn ledger."""

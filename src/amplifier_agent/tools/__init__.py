@@ -1,0 +1,1 @@
+"""Tools: the Tool type, built-ins and MCP client tools."""

@@ -1,0 +1,1 @@
+"""Wire protocol 0.3.0: NDJSON framing, display events, in-process dispatch."""

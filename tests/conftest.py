@@ -1,0 +1,50 @@
+"""Fixtures every test gets: an isolated state root and a scrubbed provider environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testkit import FakeUpstream
+
+#: Provider variables that must never leak from the developer's shell into a test.
+PROVIDER_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_VERSION",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_KEY",
+    "AZURE_OPENAI_ENDPOINT",
+    "OLLAMA_HOST",
+    "OLLAMA_BASE_URL",
+    "CHAT_COMPLETIONS_BASE_URL",
+    "CHAT_COMPLETIONS_API_KEY",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point the state root and HOME at a temp dir; no test touches the real home."""
+    home = tmp_path / "amplifier-home"
+    user_home = tmp_path / "user-home"
+    user_home.mkdir()
+    monkeypatch.setenv("AMPLIFIER_AGENT_HOME", str(home))
+    monkeypatch.setenv("HOME", str(user_home))
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("AMPLIFIER_") and name != "AMPLIFIER_AGENT_HOME":
+            monkeypatch.delenv(name, raising=False)
+    yield home
+
+
+@pytest.fixture
+def fake_upstream() -> Iterator[FakeUpstream]:
+    """A fresh scripted fake LLM server on 127.0.0.1 (see testkit)."""
+    with FakeUpstream() as fake:
+        yield fake
