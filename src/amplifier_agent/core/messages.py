@@ -32,9 +32,12 @@ class UserMessage:
 
 @dataclass(frozen=True, slots=True)
 class AssistantMessage:
+    """A model reply; `interrupted` marks partial text kept from a cancelled turn."""
+
     content: str = ""
     thinking: tuple[ThinkingBlock, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
+    interrupted: bool = False
     role: Literal["assistant"] = "assistant"
 
 
