@@ -8,16 +8,11 @@ import click
 class HelpOnEmptyGroup(click.Group):
     """A group invoked without a subcommand prints its help on stdout and exits 0."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("invoke_without_command", True)
-        kwargs.setdefault("no_args_is_help", False)
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-
-    def invoke(self, ctx: click.Context) -> object:
-        if ctx.invoked_subcommand is None and not ctx.protected_args:
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args:
             click.echo(ctx.get_help())
             ctx.exit(0)
-        return super().invoke(ctx)
+        return super().parse_args(ctx, args)
 
 
 def error_line(code: str, message: str) -> None:
