@@ -51,8 +51,8 @@ def _decimal_rate(value: Any, name: str) -> Decimal:
 def _price_from_rates(usage: Usage, rates: Mapping[str, Any]) -> Decimal:
     """(in*input + out*output + cr*cache_read + cw*cache_write) / 1e6; a missing cache rate
     uses the input rate."""
-    input_rate = _decimal_rate(rates["input"], "input")
-    output_rate = _decimal_rate(rates["output"], "output")
+    input_rate = _decimal_rate(rates.get("input"), "input")
+    output_rate = _decimal_rate(rates.get("output"), "output")
     read_rate = _decimal_rate(rates.get("cache_read", input_rate), "cache_read")
     write_rate = _decimal_rate(rates.get("cache_write", input_rate), "cache_write")
     total = (
