@@ -85,7 +85,9 @@ def reply_text(text: str, **kwargs: Any) -> Reply:
     return Reply(blocks=[Block(type="text", text=text)], **kwargs)
 
 
-def reply_tool_calls(*calls: tuple[str, str, dict[str, Any]], text: str = "", **kwargs: Any) -> Reply:
+def reply_tool_calls(
+    *calls: tuple[str, str, dict[str, Any]], text: str = "", **kwargs: Any
+) -> Reply:
     """A reply calling tools: each call is (id, name, arguments)."""
     blocks = [Block(type="text", text=text)] if text else []
     blocks += [Block(type="tool_call", id=i, name=n, arguments=a) for i, n, a in calls]

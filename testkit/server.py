@@ -30,7 +30,11 @@ from testkit.script import Reply, reply_text
 from testkit.wire import WireFormat
 
 DEFAULT_MODELS: list[dict[str, Any]] = [
-    {"id": "claude-sonnet-4-5-20250929", "created": 1759104000, "display_name": "Claude Sonnet 4.5"},
+    {
+        "id": "claude-sonnet-4-5-20250929",
+        "created": 1759104000,
+        "display_name": "Claude Sonnet 4.5",
+    },
     {"id": "claude-haiku-4-5-20251001", "created": 1760486400, "display_name": "Claude Haiku 4.5"},
     {"id": "gpt-5", "created": 1754524800},
     {"id": "gpt-5-mini", "created": 1754524800},
@@ -180,7 +184,9 @@ def build_app(state: _State) -> Starlette:
 
     async def list_models(request: Request) -> Response:
         recorded = await record(request)
-        wire: WireFormat = anthropic_wire if "anthropic-version" in recorded.headers else openai_wire
+        wire: WireFormat = (
+            anthropic_wire if "anthropic-version" in recorded.headers else openai_wire
+        )
         recorded.outcome, recorded.ended_at = "complete", time.monotonic()
         return JSONResponse(wire.models_body(state.models))
 
@@ -213,7 +219,9 @@ def build_app(state: _State) -> Starlette:
         routes=[
             Route("/v1/messages", anthropic_messages, methods=["POST"]),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-            Route("/openai/deployments/{name}/chat/completions", chat_completions, methods=["POST"]),
+            Route(
+                "/openai/deployments/{name}/chat/completions", chat_completions, methods=["POST"]
+            ),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/openai/models", list_models, methods=["GET"]),
             Route("/_fake/script", control_script, methods=["POST"]),
@@ -228,7 +236,9 @@ async def _answer(state: _State, recorded: RecordedRequest, wire: WireFormat) ->
     model = str(body.get("model") or _deployment_of(recorded.path))
     reply = state.take(model)
     if reply is None:
-        reply = reply_text("", error={"status": 500, "message": "fake upstream: no scripted reply left"})
+        reply = reply_text(
+            "", error={"status": 500, "message": "fake upstream: no scripted reply left"}
+        )
     if reply.error is not None:
         return _error_response(recorded, reply, wire)
     answered_model = reply.model or model
@@ -263,7 +273,9 @@ class _InjectedDeath(Exception):
     """Raised inside the body stream so the server drops the connection mid-response."""
 
 
-async def _paced(events: list[bytes], reply: Reply, recorded: RecordedRequest) -> AsyncIterator[bytes]:
+async def _paced(
+    events: list[bytes], reply: Reply, recorded: RecordedRequest
+) -> AsyncIterator[bytes]:
     try:
         for index, event in enumerate(_iter_with_faults(events, reply)):
             if event is None:
