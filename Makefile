@@ -13,8 +13,8 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,local]'
 
 lint:
-	$(BIN)/ruff format --check src tests testkit bench scripts
-	$(BIN)/ruff check src tests testkit bench scripts
+	$(BIN)/ruff format --check src tests testkit bench
+	$(BIN)/ruff check src tests testkit bench
 
 typecheck:
 	$(BIN)/mypy --strict src
@@ -29,7 +29,7 @@ check: install lint contracts typecheck test
 
 demo: install
 	$(BIN)/amplifier-agent models list --provider local --output table
-	$(BIN)/python scripts/demo.py "Say hello in five words."
+	$(BIN)/amplifier-agent run -n --config examples/local.json "Say hello in five words."
 
 bench: install
 	$(BIN)/python bench/version_startup.py

@@ -1,4 +1,8 @@
-"""The root command group and its dispatch rules (SPEC §7.1)."""
+"""The root command group and its dispatch rules (SPEC §7.1).
+
+Subcommands are imported only when invoked, so `version --json` (run by the host SDKs on every
+spawn) never pays for the engine's imports.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +11,55 @@ import sys
 import click
 
 from amplifier_agent import __version__
-from amplifier_agent.cli.auth import auth
 from amplifier_agent.cli.common import HelpOnEmptyGroup
-from amplifier_agent.cli.config_cmd import config
-from amplifier_agent.cli.models import models
-from amplifier_agent.cli.version import version
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
+#: name -> (module, attribute, one-line help shown in the command list)
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "auth": ("amplifier_agent.cli.auth", "auth", "Manage stored provider credentials."),
+    "config": ("amplifier_agent.cli.config_cmd", "config", "Inspect the effective configuration."),
+    "doctor": ("amplifier_agent.cli.doctor", "doctor", "Check the installation and configuration."),
+    "models": ("amplifier_agent.cli.models", "models", "List the models providers serve."),
+    "run": ("amplifier_agent.cli.run", "run", "Run one agent turn on a prompt."),
+    "serve": ("amplifier_agent.cli.serve", "serve", "Run and manage the OpenAI-compatible server."),
+    "version": (
+        "amplifier_agent.cli.version",
+        "version",
+        "Print the engine and protocol versions.",
+    ),
+}
 
-@click.group(cls=HelpOnEmptyGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "--version", prog_name="amplifier-agent", message="%(prog)s %(version)s")
+
+class LazyGroup(HelpOnEmptyGroup):
+    """A group whose subcommands live in modules imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*LAZY_COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = LAZY_COMMANDS.get(cmd_name)
+        if entry is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute, _ = entry
+        # __import__ (not importlib) so `python -X importtime` reports the module like any other.
+        command = getattr(__import__(module_name, fromlist=[attribute]), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}.{attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, LAZY_COMMANDS[name][2]) for name in sorted(LAZY_COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(
+    __version__, "--version", prog_name="amplifier-agent", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """amplifier-agent: an AI agent engine for any LLM provider."""
-
-
-cli.add_command(version)
-cli.add_command(auth)
-cli.add_command(config)
-cli.add_command(models)
 
 
 def _utf8_stdio() -> None:

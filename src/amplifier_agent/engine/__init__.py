@@ -1,0 +1,63 @@
+"""The composition root: the one place that builds providers, tools, the store and the loop from
+configuration. Every face (CLI, HTTP, wire) calls this package and nothing below it."""
+
+from amplifier_agent.config.host_config import HostConfig, load_host_config
+from amplifier_agent.engine.cli_turn import (
+    CliReport,
+    CliTurn,
+    SessionMode,
+    run_cli_turn,
+    select_provider_module,
+    validate_session_id,
+    write_audit,
+)
+from amplifier_agent.agent.run import CallOptions
+from amplifier_agent.engine.server_engine import ChatTurn, ServerEngine, SessionBusy
+from amplifier_agent.engine.server_setup import (
+    LoadedProviders,
+    Problem,
+    load_providers,
+    providers_problems,
+)
+from amplifier_agent.engine.turn import TurnControl, TurnReport
+from amplifier_agent.engine.providers import (
+    ProviderPool,
+    build_provider,
+    list_provider_models,
+    resolve_provider_settings,
+)
+
+__all__ = [
+    "CallOptions",
+    "ChatTurn",
+    "LoadedProviders",
+    "Problem",
+    "ServerEngine",
+    "SessionBusy",
+    "TurnControl",
+    "TurnReport",
+    "load_providers",
+    "providers_problems",
+    "CliReport",
+    "CliTurn",
+    "HostConfig",
+    "ProviderPool",
+    "SessionMode",
+    "build_provider",
+    "list_provider_models",
+    "load_host_config",
+    "resolve_provider_settings",
+    "run_cli_turn",
+    "select_provider_module",
+    "validate_session_id",
+    "write_audit",
+]
+
+from amplifier_agent.engine.diagnostics import (
+    Probe,
+    mcp_sdk_probe,
+    routing_matrix_probe,
+    session_store_round_trip,
+)
+
+__all__ += ["Probe", "mcp_sdk_probe", "routing_matrix_probe", "session_store_round_trip"]

@@ -1,0 +1,60 @@
+"""The tools one root turn offers: built-ins, MCP tools, `load_skill` and `delegate`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from amplifier_agent.agent.delegate import Delegation, delegate_tool, load_skill_tool
+from amplifier_agent.agent.skills import SkillCatalog, discover_skills
+from amplifier_agent.config.host_config import HostConfig
+from amplifier_agent.config.paths import home
+from amplifier_agent.tools.base import Tool
+from amplifier_agent.tools.builtins import builtin_tools
+
+if TYPE_CHECKING:
+    from amplifier_agent.tools.mcp import McpManager
+
+MCP_CONFIG_ENV = "AMPLIFIER_MCP_CONFIG"
+
+
+def skill_catalog(config: HostConfig, cwd: Path) -> SkillCatalog:
+    return discover_skills(
+        cwd,
+        home(),
+        Path.home(),
+        extra_dirs=config.skills.dirs,
+        exclude=config.skills.exclude,
+    )
+
+
+def mcp_config_path(config: HostConfig, fallback: str | None = None) -> str | None:
+    """`mcp.configPath` > `$AMPLIFIER_MCP_CONFIG` > the dispatch `initialize.mcpConfigPath`."""
+    env_value = os.environ.get(MCP_CONFIG_ENV, "").strip() or None
+    return config.mcp_config_path or env_value or fallback
+
+
+def mcp_manager(path: str | None) -> McpManager | None:
+    """The MCP servers of the config file at `path` (the SDK is imported only when there is one)."""
+    if not path:
+        return None
+    from amplifier_agent.tools.mcp import McpManager
+    from amplifier_agent.tools.mcp_config import load_mcp_config
+
+    return McpManager(load_mcp_config(path))
+
+
+def assemble_tools(
+    mcp_tools: tuple[Tool, ...], catalog: SkillCatalog, delegation: Delegation | None
+) -> Mapping[str, Tool]:
+    tools: dict[str, Tool] = {t.name: t for t in builtin_tools()}
+    tools.update((t.name, t) for t in mcp_tools)
+    if catalog.skills:
+        skill_tool = load_skill_tool(catalog)
+        tools[skill_tool.name] = skill_tool
+    if delegation is not None:
+        delegate = delegate_tool(delegation)
+        tools[delegate.name] = delegate
+    return tools

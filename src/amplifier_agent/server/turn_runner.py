@@ -1,0 +1,102 @@
+"""Runs one engine turn in a task and hands its display events to the response writer in order,
+with a timeout so the writer can send keepalives while the model is silent."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from amplifier_agent.core.errors import AmplifierError, ProviderError
+from amplifier_agent.core.events import DisplayEvent
+from amplifier_agent.engine import ChatTurn, ServerEngine, TurnControl, TurnReport
+from amplifier_agent.server.errors import HttpError
+
+#: What `next_event` yields once the turn has ended.
+TURN_OVER = object()
+
+_UPSTREAM_STATUS = {
+    "upstream_auth_error": 502,
+    "upstream_unavailable": 502,
+    "upstream_error": 502,
+    "rate_limited": 429,
+    "upstream_timeout": 504,
+}
+
+
+class TurnRunner:
+    def __init__(self, engine: ServerEngine, turn: ChatTurn) -> None:
+        self.control = TurnControl()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.task: asyncio.Task[TurnReport] = asyncio.create_task(
+            engine.chat_turn(turn, self._queue.put_nowait, self.control)
+        )
+        self.task.add_done_callback(lambda _: self._queue.put_nowait(TURN_OVER))
+
+    async def next_event(self, timeout: float | None) -> DisplayEvent | object | None:
+        """The next event, `TURN_OVER`, or None when `timeout` seconds passed in silence."""
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def cancel(self, status: str) -> None:
+        self.control.cancel_status = status  # type: ignore[assignment]
+        self.task.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.task.cancelled()
+
+    def failure(self) -> Failure | None:
+        """How the turn failed, or None when it produced a report without an error."""
+        if self.task.cancelled():
+            if self.control.cancel_status == "shutdown":
+                return Failure(503, "server_shutting_down", "the server is shutting down")
+            return None
+        error = self.task.exception()
+        if error is None:
+            report_error = self.task.result().error
+            return None if report_error is None else failure_for(report_error)
+        if isinstance(error, HttpError):
+            return Failure(error.status, error.code, error.message, error.headers, error.param)
+        if isinstance(error, AmplifierError):
+            return failure_for(error)
+        raise error
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str] | None = None
+    param: str | None = None
+
+    def in_band_code(self) -> str:
+        allowed = (*_UPSTREAM_STATUS, "server_shutting_down", "internal")
+        return self.code if self.code in allowed else "internal"
+
+    def as_http_error(self) -> HttpError:
+        return HttpError(
+            self.status, self.code, self.message, param=self.param, headers=self.headers
+        )
+
+
+def failure_for(error: AmplifierError) -> Failure:
+    if isinstance(error, ProviderError):
+        headers = None
+        if error.upstream == "rate_limited" and error.retry_after is not None:
+            headers = {"retry-after": str(max(1, math.ceil(error.retry_after)))}
+        return Failure(_UPSTREAM_STATUS[error.upstream], error.upstream, error.detail, headers)
+    if error.code == "session_busy":
+        return Failure(409, "session_busy", error.message, {"retry-after": "1"})
+    if error.code in ("unknown_model", "ambiguous_model"):
+        return Failure(400, error.code, error.message, param="model")
+    return Failure(500, "internal", f"{error.code}: {error.message}")
+
+
+def on_disconnect(runner: TurnRunner) -> Callable[[], None]:
+    return lambda: runner.cancel("client_disconnected")
