@@ -8,17 +8,15 @@ from pathlib import Path
 import pytest
 
 from amplifier_agent.agent.routing import (
-    MATRIX_NAMES,
-    ROLES,
     Matrix,
     ModelChoice,
     UsableProvider,
     load_matrix,
-    matrix_name_for,
     resolve_role,
     root_model_for_run,
     select_matrix,
 )
+from amplifier_agent.core.catalog import MATRIX_NAMES, ROLES, matrix_name_for
 from amplifier_agent.core.errors import AmplifierError, ConfigError
 from amplifier_agent.core.models import ModelInfo
 

@@ -10,29 +10,16 @@ from fnmatch import fnmatchcase
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
-from amplifier_agent.core.catalog import KNOWN_PROVIDERS
+from amplifier_agent.core.catalog import (
+    KNOWN_PROVIDERS,
+    MATRIX_NAMES,
+    ROLES,
+    matrix_name_for,
+)
 from amplifier_agent.core.errors import AmplifierError, ConfigError
 from amplifier_agent.core.models import ModelInfo
-
-ROLES: tuple[str, ...] = ("general", "fast", "reasoning", "coding", "research")
-MATRIX_NAMES: tuple[str, ...] = ("balanced", "quality", "economy", "anthropic", "openai", "ollama")
-DEFAULT_MATRIX = "balanced"
-
-#: The matrix a provider module's family selects when `routing.matrix` is not set.
-FAMILY_MATRIX: Mapping[str, str] = MappingProxyType(
-    {
-        "anthropic": "anthropic",
-        "openai": "openai",
-        "azure-openai": "openai",
-        "ollama": "ollama",
-        "chat-completions": "balanced",
-        "local": "balanced",
-    }
-)
-
-MatrixSource = Literal["host_config", "provider_family", "default"]
 
 _GLOB_CHARS = frozenset("*?[")
 _ANY_PROVIDER = "*"
@@ -137,16 +124,6 @@ def _parse_matrix(name: str, document: Any) -> Matrix:
             raise ValueError(f"`roles.{role}` must be a non-empty list of strings")
         parsed[role] = tuple(Candidate.parse(text) for text in texts)
     return Matrix(name, MappingProxyType(parsed))
-
-
-def matrix_name_for(configured: str | None, active_module: str | None) -> tuple[str, MatrixSource]:
-    """Which matrix applies and why: `routing.matrix`, else the active provider's family."""
-    if configured:
-        return configured, "host_config"
-    family = FAMILY_MATRIX.get(active_module or "")
-    if family is not None:
-        return family, "provider_family"
-    return DEFAULT_MATRIX, "default"
 
 
 def select_matrix(

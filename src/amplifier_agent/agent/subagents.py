@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from amplifier_agent.agent.routing import ROLES, Matrix, ModelChoice, UsableProvider, resolve_role
+from amplifier_agent.agent.routing import Matrix, ModelChoice, UsableProvider, resolve_role
 from amplifier_agent.agent.skills import FrontmatterError, split_frontmatter
+from amplifier_agent.core.catalog import ROLES
 from amplifier_agent.core.errors import AmplifierError
 
 #: The `delegate` agent name that reuses the parent's own prompt and model.

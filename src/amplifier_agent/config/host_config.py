@@ -25,7 +25,7 @@ from amplifier_agent.config.schema import (
     invalid,
     join,
 )
-from amplifier_agent.core.catalog import KNOWN_PROVIDERS
+from amplifier_agent.core.catalog import KNOWN_PROVIDERS, MATRIX_NAMES, ROLES
 from amplifier_agent.core.errors import ConfigError
 
 CONFIG_ENV = "AMPLIFIER_AGENT_CONFIG"
@@ -33,8 +33,6 @@ CONFIG_ENV = "AMPLIFIER_AGENT_CONFIG"
 PROVIDER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 HOST_TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 APPROVAL_MODES = ("yes", "no", "prompt")
-ROLES = ("general", "fast", "reasoning", "coding", "research")
-SHIPPED_MATRICES = ("balanced", "quality", "economy", "anthropic", "openai", "ollama")
 
 _TOP_KEYS = (
     "provider",
@@ -296,8 +294,8 @@ def _routing(value: Any) -> RoutingConfig:
     matrix = None
     if "matrix" in obj:
         matrix = as_str(obj["matrix"], "routing.matrix")
-        if matrix not in SHIPPED_MATRICES:
-            raise invalid("routing.matrix", f"must be one of {', '.join(SHIPPED_MATRICES)}")
+        if matrix not in MATRIX_NAMES:
+            raise invalid("routing.matrix", f"must be one of {', '.join(MATRIX_NAMES)}")
     roles_obj = as_object(obj.get("roles", {}), "routing.roles")
     check_closed(roles_obj, ROLES, "routing.roles")
     roles: dict[str, tuple[str, ...]] = {}

@@ -5,29 +5,16 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from amplifier_agent.config.credentials import NONE, CredentialResolver, Resolved, spec_for
 from amplifier_agent.config.host_config import ProviderChoice, RoutingConfig
+from amplifier_agent.core.catalog import matrix_name_for
 
 #: Auto-detection order when `provider.module` is not set.
 DETECTION_ORDER = ("anthropic", "openai", "azure-openai", "ollama", "chat-completions")
 FALLBACK_MODULE = "anthropic"
 LOCAL_MODULE = "local"
-
-#: The matrix a provider family uses when `routing.matrix` is not set.
-FAMILY_MATRIX: Mapping[str, str] = MappingProxyType(
-    {
-        "anthropic": "anthropic",
-        "openai": "openai",
-        "azure-openai": "openai",
-        "ollama": "ollama",
-        "chat-completions": "balanced",
-        "local": "balanced",
-    }
-)
-DEFAULT_MATRIX = "balanced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +82,4 @@ def _detect(
 def select_matrix(routing: RoutingConfig, active_module: str) -> tuple[str, str]:
     """`routing.matrix` (source `host_config`), else by the active provider's family
     (`provider_family`)."""
-    if routing.matrix is not None:
-        return routing.matrix, "host_config"
-    return FAMILY_MATRIX.get(active_module, DEFAULT_MATRIX), "provider_family"
+    return matrix_name_for(routing.matrix, active_module)

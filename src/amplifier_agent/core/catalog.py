@@ -92,3 +92,30 @@ KNOWN_PROVIDERS: dict[str, ProviderSpec] = {
 
 #: Providers that `auth` manages (everything that can hold a credential or endpoint).
 AUTH_PROVIDERS: tuple[str, ...] = tuple(sorted(m for m in KNOWN_PROVIDERS if m != "local"))
+
+#: The roles a routing matrix maps to model candidates.
+ROLES: tuple[str, ...] = ("general", "fast", "reasoning", "coding", "research")
+#: The routing matrices shipped with the engine.
+MATRIX_NAMES: tuple[str, ...] = ("balanced", "quality", "economy", "anthropic", "openai", "ollama")
+DEFAULT_MATRIX = "balanced"
+#: The matrix a provider module's family selects when `routing.matrix` is not set.
+FAMILY_MATRIX: dict[str, str] = {
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "azure-openai": "openai",
+    "ollama": "ollama",
+    "chat-completions": "balanced",
+    "local": "balanced",
+}
+
+MatrixSource = Literal["host_config", "provider_family", "default"]
+
+
+def matrix_name_for(configured: str | None, active_module: str | None) -> tuple[str, MatrixSource]:
+    """Which matrix applies and why: `routing.matrix`, else the active provider's family."""
+    if configured:
+        return configured, "host_config"
+    family = FAMILY_MATRIX.get(active_module or "")
+    if family is not None:
+        return family, "provider_family"
+    return DEFAULT_MATRIX, "default"
