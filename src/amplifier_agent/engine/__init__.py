@@ -1,6 +1,7 @@
 """The composition root: the one place that builds providers, tools, the store and the loop from
 configuration. Every face (CLI, HTTP, wire) calls this package and nothing below it."""
 
+from amplifier_agent.agent.run import CallOptions
 from amplifier_agent.config.host_config import HostConfig, load_host_config
 from amplifier_agent.engine.cli_turn import (
     CliReport,
@@ -11,7 +12,12 @@ from amplifier_agent.engine.cli_turn import (
     validate_session_id,
     write_audit,
 )
-from amplifier_agent.agent.run import CallOptions
+from amplifier_agent.engine.providers import (
+    ProviderPool,
+    build_provider,
+    list_provider_models,
+    resolve_provider_settings,
+)
 from amplifier_agent.engine.server_engine import ChatTurn, ServerEngine, SessionBusy
 from amplifier_agent.engine.server_setup import (
     LoadedProviders,
@@ -20,32 +26,26 @@ from amplifier_agent.engine.server_setup import (
     providers_problems,
 )
 from amplifier_agent.engine.turn import TurnControl, TurnReport
-from amplifier_agent.engine.providers import (
-    ProviderPool,
-    build_provider,
-    list_provider_models,
-    resolve_provider_settings,
-)
 
 __all__ = [
     "CallOptions",
     "ChatTurn",
-    "LoadedProviders",
-    "Problem",
-    "ServerEngine",
-    "SessionBusy",
-    "TurnControl",
-    "TurnReport",
-    "load_providers",
-    "providers_problems",
     "CliReport",
     "CliTurn",
     "HostConfig",
+    "LoadedProviders",
+    "Problem",
     "ProviderPool",
+    "ServerEngine",
+    "SessionBusy",
     "SessionMode",
+    "TurnControl",
+    "TurnReport",
     "build_provider",
     "list_provider_models",
     "load_host_config",
+    "load_providers",
+    "providers_problems",
     "resolve_provider_settings",
     "run_cli_turn",
     "select_provider_module",
