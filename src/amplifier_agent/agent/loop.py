@@ -6,6 +6,7 @@ Faces never see provider stream events: this module turns them into display even
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import assert_never
 
 from amplifier_agent.agent.compaction import compact_if_needed
@@ -44,7 +45,7 @@ async def run_loop(run: AgentRun, state: TurnState) -> TurnOutcome:
                 code="runtime",
             )
         await compact_if_needed(run, state)
-        reply = await stream_model_call(run, state)
+        reply = _mark_host_calls(run, await stream_model_call(run, state))
         state.messages.append(reply)
         calls = reply.tool_calls
         if not calls:
@@ -56,15 +57,27 @@ async def run_loop(run: AgentRun, state: TurnState) -> TurnOutcome:
             return TurnOutcome(reply=reply.content, usage=state.usage, host_calls=host_calls)
 
 
+def _mark_host_calls(run: AgentRun, reply: AssistantMessage) -> AssistantMessage:
+    """Flag the calls the client will run (`host`), so the stored transcript says who ran what.
+
+    A host call whose arguments are not valid JSON is not delegated: the model gets an error.
+    """
+    host_names = {spec.name for spec in run.host_tools}
+    if not host_names or not reply.tool_calls:
+        return reply
+    calls = tuple(
+        replace(c, host=c.name in host_names and "_raw_arguments" not in c.arguments)
+        for c in reply.tool_calls
+    )
+    return replace(reply, tool_calls=calls)
+
+
 async def _run_calls(
     run: AgentRun, state: TurnState, calls: tuple[ToolCall, ...]
 ) -> tuple[ToolCall, ...]:
     """Run the built-in calls (in order) and return the host calls to hand to the client."""
-    host_names = {spec.name for spec in run.host_tools}
     allowed = calls[:TOOL_CALLS_PER_RESPONSE_LIMIT]
-    host_calls = tuple(
-        c for c in allowed if c.name in host_names and "_raw_arguments" not in c.arguments
-    )
+    host_calls = tuple(c for c in allowed if c.host)
     local_calls = tuple(c for c in allowed if c not in host_calls)
     results = await run_tool_calls(
         run, local_calls, over_limit=calls[TOOL_CALLS_PER_RESPONSE_LIMIT:]
