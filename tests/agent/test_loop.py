@@ -348,7 +348,10 @@ async def test_host_calls_are_handed_back(tmp_path: Path) -> None:
 
     outcome = await run_loop(run, state)
 
-    assert outcome.host_calls == (ToolCall("c1", "shout", {"text": "client"}),)
+    assert outcome.host_calls == (ToolCall("c1", "shout", {"text": "client"}, host=True),)
+    stored = state.messages[1]
+    assert isinstance(stored, AssistantMessage)
+    assert [c.host for c in stored.tool_calls] == [True, False]  # the transcript says who ran it
     assert [t.name for t in provider.requests[0].tools] == ["touch", "explode", "shout"]
     assert provider.requests[0].tools[-1] == host
     assert (tmp_path / "g").exists()  # the built-in call still ran

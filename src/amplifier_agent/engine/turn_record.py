@@ -1,0 +1,108 @@
+"""Recording a turn as it ends: the transcript tail (partial text included), the session
+metadata and one ledger line — on success, failure and cancellation alike."""
+
+from __future__ import annotations
+
+import logging
+
+from amplifier_agent.agent.run import TurnOutcome
+from amplifier_agent.config.paths import layout
+from amplifier_agent.core.errors import AmplifierError
+from amplifier_agent.core.messages import AssistantMessage
+from amplifier_agent.engine.turn_types import Running, TurnReport
+from amplifier_agent.store.ledger import LedgerRecord, LedgerStatus, append_ledger
+from amplifier_agent.store.metadata import LastTurn
+
+log = logging.getLogger(__name__)
+
+
+def internal_error(exc: BaseException) -> AmplifierError:
+    return AmplifierError(f"{type(exc).__name__}: {exc}", code="internal")
+
+
+_LAST_TURN: dict[LedgerStatus, LastTurn] = {
+    "completed": "complete",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "client_disconnected": "client_disconnected",
+    "shutdown": "cancelled",
+}
+
+
+def finish(
+    running: Running,
+    status: LedgerStatus,
+    error: AmplifierError | None,
+    outcome: TurnOutcome | None = None,
+) -> TurnReport:
+    """Persist the transcript tail, metadata and ledger line; then describe the turn.
+
+    A turn whose session cannot be stored fails with that storage error (unless it had already
+    failed); the ledger line is written either way.
+    """
+    setup, state = running.setup, running.state
+    storage_error = _persist(running, status)
+    if storage_error is not None and error is None:
+        error, outcome = storage_error, None
+        status = "failed" if status == "completed" else status
+    choice = running.choice
+    append_ledger(
+        layout().usage_ledger,
+        LedgerRecord.from_usage(
+            state.usage,
+            face=setup.face,
+            workspace=setup.workspace,
+            session_id=setup.session.session_id if setup.session else "",
+            turn_id=setup.turn_id,
+            request_id=setup.request_id,
+            status=status,
+            provider=choice.provider_id if choice else setup.active.provider_id,
+            model=choice.model if choice else (setup.model or ""),
+            usage_estimated=not state.usage_reported and state.model_calls > 0,
+            duration_ms=running.duration_ms(),
+        ),
+    )
+    return TurnReport(
+        session_id=setup.session.session_id if setup.session else "",
+        turn_id=setup.turn_id,
+        reply=outcome.reply if outcome else "",
+        usage=state.usage,
+        duration_ms=running.duration_ms(),
+        error=error,
+        host_calls=outcome.host_calls if outcome else (),
+        provider_id=choice.provider_id if choice else setup.active.provider_id,
+        model=choice.model if choice else (setup.model or ""),
+    )
+
+
+def _persist(running: Running, status: LedgerStatus) -> AmplifierError | None:
+    """Store the transcript tail and the metadata; a failure is returned, never raised."""
+    session = running.setup.session
+    try:
+        _persist_partial(running)
+        if session is not None:
+            session.update_metadata(
+                running.state.usage, _LAST_TURN[status], cwd=str(running.setup.cwd)
+            )
+    except AmplifierError as error:
+        log.warning("could not store the session: %s", error)
+        return error
+    except OSError as exc:
+        log.warning("could not store the session: %s", exc)
+        return internal_error(exc)
+    return None
+
+
+def _persist_partial(running: Running) -> None:
+    """Store whatever the turn produced that no checkpoint stored yet (partial text included)."""
+    session, state = running.setup.session, running.state
+    if state.partial_text:
+        state.messages.append(AssistantMessage(content=state.partial_text, interrupted=True))
+        state.partial_text = ""
+    if session is None:
+        return
+    if state.needs_rewrite:
+        session.rewrite(list(state.messages))
+    elif len(state.messages) > state.persisted:
+        session.append(list(state.messages[state.persisted :]))
+    state.persisted, state.needs_rewrite = len(state.messages), False
