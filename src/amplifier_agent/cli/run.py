@@ -18,6 +18,7 @@ import orjson
 from amplifier_agent import engine
 from amplifier_agent.cli.display import EventPrinter, Verbosity
 from amplifier_agent.cli.envelope import EnvelopeError, envelope, preboot_envelope
+from amplifier_agent.cli.logs import configure_logging
 from amplifier_agent.cli.run_preboot import (
     Flags,
     PrebootFailure,
@@ -160,8 +161,20 @@ def _verbosity(flags: Flags) -> Verbosity:
     return "quiet" if flags.quiet else "normal"
 
 
+_LOG_LEVELS: dict[Verbosity, str] = {
+    "quiet": "error",
+    "normal": "warning",
+    "verbose": "info",
+    "debug": "debug",
+}
+
+
 def _run_turn(turn: engine.CliTurn, options: dict[str, Any], flags: Flags) -> int:
-    printer = EventPrinter(mode=options["display"].lower(), verbosity=_verbosity(flags))
+    verbosity = _verbosity(flags)
+    configure_logging(
+        _LOG_LEVELS[verbosity], fmt="[%(levelname)s] %(message)s", tracebacks=verbosity == "debug"
+    )
+    printer = EventPrinter(mode=options["display"].lower(), verbosity=verbosity)
     started = time.monotonic()
     received: list[int] = []
     started_at = now_iso()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from typing import Any, NoReturn
 
@@ -11,6 +10,7 @@ import click
 import orjson
 
 from amplifier_agent.cli.common import HelpOnEmptyGroup
+from amplifier_agent.cli.logs import configure_logging
 from amplifier_agent.cli.serve_manage import restart, status, stop
 from amplifier_agent.cli.serve_options import ServeOptions, resolve_options
 from amplifier_agent.cli.serve_state import ServeLock
@@ -96,8 +96,4 @@ def _fail(problems: list[Any]) -> NoReturn:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(level, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s", tracebacks=True)
