@@ -2,28 +2,37 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+TS := wrappers/typescript
 
-.PHONY: install check lint typecheck contracts test demo bench clean
+.PHONY: install check lint typecheck contracts test test-engine test-wrappers demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,local]'
+	$(BIN)/pip install --quiet -e '.[dev,local]' -e wrappers/python
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
 
 lint:
-	$(BIN)/ruff format --check src tests testkit bench
-	$(BIN)/ruff check src tests testkit bench
+	$(BIN)/ruff format --check src tests testkit bench wrappers/python conformance
+	$(BIN)/ruff check src tests testkit bench wrappers/python conformance
 
 typecheck:
 	$(BIN)/mypy --strict src
+	cd wrappers/python && ../../$(BIN)/mypy --strict src
 
 contracts:
 	$(BIN)/lint-imports
 
-test:
+test-engine:
 	$(BIN)/pytest -q
+
+test-wrappers:
+	$(BIN)/pytest -q wrappers/python/tests
+	cd $(TS) && npm test
+
+test: test-engine test-wrappers
 
 check: install lint contracts typecheck test
 
@@ -33,6 +42,8 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/version_startup.py
+	$(BIN)/python bench/run_latency.py
+	$(BIN)/python bench/http_ttft.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache $(TS)/node_modules

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
@@ -101,7 +102,19 @@ def load_matrix(name: str, *, directory: Traversable | None = None) -> Matrix:
             f"routing.matrix: unknown matrix {name!r} (valid: {', '.join(MATRIX_NAMES)})",
             code="config_invalid_type",
         )
-    source = (directory or files(_PACKAGE) / "matrices") / f"{name}.json"
+    if directory is None:
+        return _packaged_matrix(name)
+    return _read_matrix(name, directory)
+
+
+@cache
+def _packaged_matrix(name: str) -> Matrix:
+    """Shipped matrices never change while the process runs (a `Matrix` is immutable)."""
+    return _read_matrix(name, files(_PACKAGE) / "matrices")
+
+
+def _read_matrix(name: str, directory: Traversable) -> Matrix:
+    source = directory / f"{name}.json"
     try:
         document = json.loads(source.read_text(encoding="utf-8"))
         return _parse_matrix(name, document)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
@@ -33,7 +34,18 @@ def load_agents(*, directory: Traversable | None = None) -> dict[str, AgentDefin
 
     A definition that cannot be read or parsed is `bundle_load_failed`: it is shipped data.
     """
-    root = directory or files("amplifier_agent.agent") / "agents"
+    if directory is None:
+        return dict(_packaged_agents())
+    return _read_agents(directory)
+
+
+@cache
+def _packaged_agents() -> tuple[tuple[str, AgentDefinition], ...]:
+    """The shipped definitions never change while the process runs: read them once."""
+    return tuple(_read_agents(files("amplifier_agent.agent") / "agents").items())
+
+
+def _read_agents(root: Traversable) -> dict[str, AgentDefinition]:
     agents: dict[str, AgentDefinition] = {}
     try:
         sources = sorted((e for e in root.iterdir() if e.name.endswith(".md")), key=_name)

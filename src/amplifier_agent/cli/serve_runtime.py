@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 def bind_socket(options: ServeOptions) -> socket.socket:
     """Bind before serving so port 0 resolves and a busy port is a start-up problem."""
     family = socket.AF_INET6 if ":" in options.bind else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio enables TCP_NODELAY only on sockets that say so.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((options.bind, options.port))

@@ -64,7 +64,7 @@ class ServerEngine:
         return self.loaded.registry.providers_summary()
 
     def resolve(self, requested: str) -> Resolution:
-        """The provider and upstream id of a requested model, else `unknown_model`/`ambiguous_model`."""
+        """Which provider serves `requested`, and as what upstream id (or a registry error)."""
         return self.loaded.registry.resolve(requested)
 
     def approval(self) -> ApprovalPolicy:
