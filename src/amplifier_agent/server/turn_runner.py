@@ -4,8 +4,8 @@ with a timeout so the writer can send keepalives while the model is silent."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,8 @@ from amplifier_agent.core.errors import AmplifierError, ProviderError
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.engine import ChatTurn, ServerEngine, TurnControl, TurnReport
 from amplifier_agent.server.errors import HttpError
+
+log = logging.getLogger(__name__)
 
 #: What `next_event` yields once the turn has ended.
 TURN_OVER = object()
@@ -37,6 +39,10 @@ class TurnRunner:
 
     async def next_event(self, timeout: float | None) -> DisplayEvent | object | None:
         """The next event, `TURN_OVER`, or None when `timeout` seconds passed in silence."""
+        if not self._queue.empty():
+            # Deltas usually arrive in bursts; a queued one needs no timer and no extra task.
+            item: DisplayEvent | object = self._queue.get_nowait()
+            return item
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
         except TimeoutError:
@@ -64,7 +70,10 @@ class TurnRunner:
             return Failure(error.status, error.code, error.message, error.headers, error.param)
         if isinstance(error, AmplifierError):
             return failure_for(error)
-        raise error
+        # An engine bug: after the commit it must still end the stream in-band, so it becomes a
+        # failure here instead of escaping into the response writer.
+        log.error("turn failed unexpectedly", exc_info=error)
+        return Failure(500, "internal", "internal server error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +105,3 @@ def failure_for(error: AmplifierError) -> Failure:
     if error.code in ("unknown_model", "ambiguous_model"):
         return Failure(400, error.code, error.message, param="model")
     return Failure(500, "internal", f"{error.code}: {error.message}")
-
-
-def on_disconnect(runner: TurnRunner) -> Callable[[], None]:
-    return lambda: runner.cancel("client_disconnected")
