@@ -11,4 +11,5 @@ import pytest
 def workdir(tmp_path: Path) -> Path:
     path = tmp_path / "work"
     path.mkdir()
+    path.chmod(0o700)  # as the state root makes it: a looser one would be tightened with a warning
     return path

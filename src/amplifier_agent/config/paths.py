@@ -3,17 +3,16 @@ and workspace resolution with its slug rules (SPEC §2.2)."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from amplifier_agent.core.errors import ConfigError
+from amplifier_agent.core.fsio import ensure_private_dir as ensure_private_dir
 
 _LOG = logging.getLogger(__name__)
 
@@ -116,35 +115,6 @@ class Layout:
 def layout(env: Mapping[str, str] | None = None) -> Layout:
     """The layout under `home(env)`."""
     return Layout(home(env))
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` and any missing parents as 0700 and verify the result is a private directory.
-
-    An existing directory owned by us that group or others can access is tightened with a warning,
-    because it may hold secrets. Raises `NotADirectoryError` when something else is in the way.
-    """
-    missing: list[Path] = []
-    probe = path
-    while not os.path.lexists(probe) and probe != probe.parent:
-        missing.append(probe)
-        probe = probe.parent
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            directory.mkdir(mode=0o700)
-        # mkdir's mode is filtered by the umask; set it explicitly.
-        os.chmod(directory, 0o700)
-    info = os.stat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise NotADirectoryError(f"{path} exists and is not a directory")
-    if info.st_uid == os.getuid() and info.st_mode & 0o077:
-        _LOG.warning(
-            "%s was accessible by group or others (mode %o); tightened to 700",
-            path,
-            stat.S_IMODE(info.st_mode),
-        )
-        os.chmod(path, 0o700)
-    return path
 
 
 def workspace_slug(directory: str | os.PathLike[str]) -> str:

@@ -3,23 +3,20 @@ reads that refuse symlinks and foreign files and never mistake corrupt JSON for 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import logging
 import os
-import secrets
 import stat
 from pathlib import Path
 from typing import Any
 
-from amplifier_agent.config.paths import ensure_private_dir
 from amplifier_agent.core.errors import ConfigError
+from amplifier_agent.core.fsio import atomic_write
 
 _LOG = logging.getLogger(__name__)
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
 
 
@@ -34,47 +31,9 @@ def write_secret_json(path: Path, obj: Any) -> None:
 
 
 def write_secret_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically; on any failure the old file stays byte-identical.
-
-    The temp file is unique and created exclusively in the same directory (so `os.replace` is a
-    rename on one filesystem); the data and then the directory entry are fsynced before returning.
-    """
-    directory = ensure_private_dir(path.parent)
-    temp = directory / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    try:
-        fd = os.open(temp, _CREATE_FLAGS, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    _fsync_dir(directory)
-    os.chmod(path, 0o600)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _fsync_dir(directory: Path) -> None:
-    dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(dir_fd)
-    except OSError as exc:
-        # Some filesystems cannot fsync a directory; the rename itself already happened.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(dir_fd)
+    """Replace `path` with `data` atomically as a 0600 file in a 0700 directory; on any failure
+    the old file stays byte-identical (see `core.fsio.atomic_write`)."""
+    atomic_write(path, data)
 
 
 def read_secret_bytes(path: Path, *, corrupt_code: str = "credentials_corrupt") -> bytes | None:
