@@ -6,7 +6,6 @@ its raw stream events into provider-neutral `StreamEvent`s.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -47,11 +46,10 @@ from amplifier_agent.providers.base import (
     ToolChoice,
 )
 from amplifier_agent.providers.pricing import price_call
+from amplifier_agent.providers.upstream_errors import MAX_ERROR_TEXT, causes, status_error
 
 #: Anthropic requires `max_tokens`; used when neither the request nor `config.max_tokens` sets it.
 DEFAULT_MAX_TOKENS = 8192
-
-_MAX_ERROR_TEXT = 500
 
 _NAMED_TOOL_CHOICES: dict[str, dict[str, Any]] = {
     "auto": {"type": "auto"},
@@ -273,43 +271,9 @@ def _or(value: int | None, fallback: int) -> int:
 # -- error mapping -----------------------------------------------------------------------------
 
 
-def _retry_after(headers: httpx2.Headers) -> float | None:
-    """Seconds from `retry-after` (seconds or an HTTP date), else from `retry-after-ms`."""
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            parsed = email.utils.parsedate_tz(value)
-            if parsed is not None:
-                return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
-    try:
-        millis = headers.get("retry-after-ms")
-        return max(float(millis) / 1000, 0.0) if millis else None
-    except ValueError:
-        return None
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """`exc` and what it was raised from (the SDK wraps transport errors with `from`)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__
-    return chain
-
-
 def _status_error(exc: anthropic.APIStatusError, text: str) -> ProviderError:
-    status = exc.status_code
     if not exc.response.is_success:
-        message = f"Anthropic returned HTTP {status}: {text}"
-        if status in (401, 403):
-            return ProviderError("upstream_auth_error", message, status=status)
-        if status == 429:
-            retry_after = _retry_after(exc.response.headers)
-            return ProviderError("rate_limited", message, status=status, retry_after=retry_after)
-        return ProviderError("upstream_error", message, status=status)
+        return status_error("Anthropic", exc.status_code, text, exc.response.headers)
     # An `error` event inside a stream that had already started.
     message = f"Anthropic stream error ({exc.type or 'unknown'}): {text}"
     if exc.type in ("authentication_error", "permission_error"):
@@ -320,7 +284,7 @@ def _status_error(exc: anthropic.APIStatusError, text: str) -> ProviderError:
 
 
 def _transport_error(exc: BaseException) -> ProviderError:
-    chain = _causes(exc)
+    chain = causes(exc)
     if any(isinstance(e, httpx2.ConnectTimeout | httpx2.ConnectError) for e in chain):
         return ProviderError("upstream_unavailable", f"cannot reach Anthropic: {chain[-1]!r}")
     if any(isinstance(e, httpx2.TimeoutException) for e in chain):
@@ -331,8 +295,7 @@ def _transport_error(exc: BaseException) -> ProviderError:
 def map_error(exc: BaseException, *, api_key: str | None = None) -> ProviderError:
     """The `ProviderError` for an SDK or transport failure; the key never reaches the text."""
     if isinstance(exc, anthropic.APIStatusError):
-        # A proxy may answer with a whole HTML page; the gist fits in a few hundred characters.
-        text = (exc.api_message or str(exc.body or exc.message))[:_MAX_ERROR_TEXT]
+        text = (exc.api_message or str(exc.body or exc.message))[:MAX_ERROR_TEXT]
         error = _status_error(exc, text)
     elif isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
         error = _transport_error(exc)

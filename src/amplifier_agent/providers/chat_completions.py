@@ -44,6 +44,7 @@ from amplifier_agent.providers.base import (
     ToolChoice,
 )
 from amplifier_agent.providers.pricing import price_call
+from amplifier_agent.providers.upstream_errors import describe, redact, status_error
 
 #: Sent where no key exists (Ollama, keyless compatible servers): the SDK insists on one.
 PLACEHOLDER_API_KEY = "no-key"
@@ -58,7 +59,6 @@ _STOP_REASONS = {
     "function_call": "tool_use",
     "length": "max_tokens",
 }
-_MAX_ERROR_TEXT = 500
 
 
 class ChatCompletionsProvider:
@@ -381,56 +381,22 @@ def map_error(exc: Exception, settings: ProviderSettings) -> ProviderError:
         return _status_error(exc, settings)
     cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else exc
     if isinstance(cause, httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.ConnectError):
-        return ProviderError("upstream_unavailable", f"{name} unreachable: {_describe(cause)}")
+        return ProviderError("upstream_unavailable", f"{name} unreachable: {describe(cause)}")
     if isinstance(exc, openai.APITimeoutError) or isinstance(cause, httpx2.TimeoutException):
         stall = settings.stall_timeout_s()
         return ProviderError("upstream_timeout", f"{name} sent nothing for {stall} s")
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-        return ProviderError("upstream_error", f"{name} connection lost: {_describe(cause)}")
+        return ProviderError("upstream_error", f"{name} connection lost: {describe(cause)}")
     if isinstance(exc, json.JSONDecodeError):
         return ProviderError("upstream_error", f"{name} sent a malformed stream: {exc}")
-    text = _redact(getattr(exc, "message", str(exc)), settings)
+    text = redact(getattr(exc, "message", str(exc)), settings.api_key)
     return ProviderError("upstream_error", f"{name} failed mid-stream: {text}")
 
 
 def _status_error(exc: openai.APIStatusError, settings: ProviderSettings) -> ProviderError:
-    status = exc.status_code
     body = exc.body
     text = body.get("message") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text:
         text = str(body) if body is not None else exc.message
-    message = f"{settings.provider_id} returned {status}: {_redact(text, settings)}"
-    if status in (401, 403):
-        return ProviderError("upstream_auth_error", message, status=status)
-    if status == 429:
-        retry_after = retry_after_seconds(exc.response.headers)
-        return ProviderError("rate_limited", message, status=status, retry_after=retry_after)
-    return ProviderError("upstream_error", message, status=status)
-
-
-def retry_after_seconds(headers: httpx2.Headers) -> float | None:
-    """Seconds from `retry-after-ms` or a numeric `retry-after` (HTTP dates are ignored)."""
-    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(header)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / divisor
-        except ValueError:
-            continue
-        if seconds >= 0 and seconds != float("inf"):
-            return seconds
-    return None
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown cause"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _redact(text: str, settings: ProviderSettings) -> str:
-    key = settings.api_key
-    if key:
-        text = text.replace(key, "[redacted]")
-    return text[:_MAX_ERROR_TEXT]
+    redacted = redact(text, settings.api_key)
+    return status_error(settings.provider_id, exc.status_code, redacted, exc.response.headers)
