@@ -61,3 +61,24 @@ from amplifier_agent.engine.diagnostics import (
 )
 
 __all__ += ["Probe", "mcp_sdk_probe", "routing_matrix_probe", "session_store_round_trip"]
+
+# Imports below an `__all__ +=` statement need E402 silenced.
+from amplifier_agent.config.host_config import parse_host_config  # noqa: E402
+from amplifier_agent.engine.dispatch_turn import (  # noqa: E402
+    DispatchOptions,
+    DispatchSessions,
+    DispatchTurn,
+    OpenedSession,
+    cache_summary,
+    dispatch_options,
+)
+
+__all__ += [
+    "DispatchOptions",
+    "DispatchSessions",
+    "DispatchTurn",
+    "OpenedSession",
+    "cache_summary",
+    "dispatch_options",
+    "parse_host_config",
+]
