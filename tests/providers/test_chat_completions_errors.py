@@ -73,15 +73,15 @@ async def test_rate_limiting_after_the_sdk_retries_carries_retry_after(
     assert len(fake_upstream.model_requests()) == ATTEMPTS
 
 
-async def test_retry_after_ms_is_preferred_and_read_in_seconds(
+async def test_retry_after_wins_and_retry_after_ms_is_read_in_seconds(
     fake_upstream: FakeUpstream,
 ) -> None:
-    reply = error_reply(429, "slow down", {"retry-after-ms": "30", "retry-after": "9"})
-    fake_upstream.enqueue(*[reply] * ATTEMPTS)
+    both = error_reply(429, "slow down", {"retry-after-ms": "30", "retry-after": "9"})
+    millis_only = error_reply(429, "slow down", {"retry-after-ms": "30"})
+    fake_upstream.enqueue(*[both] * ATTEMPTS, *[millis_only] * ATTEMPTS)
 
-    error = await failure(fake_upstream, "openai")
-
-    assert error.retry_after == pytest.approx(0.03)
+    assert (await failure(fake_upstream, "openai")).retry_after == pytest.approx(9)
+    assert (await failure(fake_upstream, "openai")).retry_after == pytest.approx(0.03)
 
 
 @pytest.mark.parametrize("module", MODULES)

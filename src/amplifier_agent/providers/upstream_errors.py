@@ -28,18 +28,17 @@ def status_error(
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds from `retry-after-ms`, else `retry-after` (seconds or an HTTP date)."""
-    millis = _number(headers.get("retry-after-ms"))
-    if millis is not None:
-        return millis / 1000
+    """Seconds from the standard `retry-after` (seconds or an HTTP date), else from the
+    non-standard `retry-after-ms`; None when neither is usable."""
     value = headers.get("retry-after")
-    if not value:
-        return None
     seconds = _number(value)
     if seconds is not None:
         return seconds
-    parsed = email.utils.parsedate_tz(value)
-    return None if parsed is None else max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+    parsed = email.utils.parsedate_tz(value) if value else None
+    if parsed is not None:
+        return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+    millis = _number(headers.get("retry-after-ms"))
+    return None if millis is None else millis / 1000
 
 
 def _number(value: str | None) -> float | None:

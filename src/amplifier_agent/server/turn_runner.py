@@ -104,4 +104,12 @@ def failure_for(error: AmplifierError) -> Failure:
         return Failure(409, "session_busy", error.message, {"retry-after": "1"})
     if error.code in ("unknown_model", "ambiguous_model"):
         return Failure(400, error.code, error.message, param="model")
+    if error.code in _SERVER_SIDE_CODES:
+        # These messages describe the server machine (paths, exception text): log, don't send.
+        log.error("turn failed: %s", error)
+        return Failure(500, "internal", f"{error.code}: the turn failed on the server; see its log")
     return Failure(500, "internal", f"{error.code}: {error.message}")
+
+
+#: Failures inside the server itself, as opposed to the turn's own limits (`runtime`).
+_SERVER_SIDE_CODES = frozenset({"internal", "stale_session", "bundle_load_failed"})
