@@ -69,6 +69,7 @@ def running_server(
     args: tuple[str, ...] = (),
     api_key: str = API_KEY,
     start_timeout: float = 30,
+    key_in_env: bool = False,
 ) -> Iterator[RunningServer]:
     argv = [
         engine_binary(),
@@ -78,12 +79,15 @@ def running_server(
         "0",
         "--config",
         str(config_path),
-        "--api-key",
-        api_key,
         "--log-level",
         "warning",
         *args,
     ]
+    env = dict(env)
+    if key_in_env:  # the way to keep a key out of `ps`: the environment, never argv
+        env["AMPLIFIER_AGENT_HTTP_API_KEY"] = api_key
+    else:
+        argv += ["--api-key", api_key]
     process = subprocess.Popen(
         argv,
         cwd=cwd,

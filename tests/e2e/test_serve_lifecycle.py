@@ -58,7 +58,8 @@ def test_status_restart_stop_round_trip(
 ) -> None:
     config = write_config(tmp_path / "cfg.json", {"providers": {"anthropic": {}}})
     fake_upstream.set_default(reply_text("pong"))
-    with running_server(config, env, cwd=tmp_path) as server:
+    with running_server(config, env, cwd=tmp_path, key_in_env=True) as server:
+        assert not any(server.api_key in line for line in argv_of_all_processes())
         status = cli(env, "status")
         assert status.returncode == 0, status.stderr
         assert status.stdout.startswith(f"{PREFIX} running at {server.url}/v1/  (PID ")
@@ -82,6 +83,7 @@ def test_status_restart_stop_round_trip(
         )
         assert reply.choices[0].message.content == "pong"
 
+        assert server.api_key not in status.stdout + status.stderr + restarted.stdout
         stopped = cli(env, "stop")
         assert stopped.returncode == 0, stopped.stderr
         assert stopped.stdout.strip() == f"{PREFIX} stopped (SIGTERM, PID {new['pid']})"
