@@ -382,3 +382,13 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def make_private_dirs(root: Path, directory: Path) -> None:
+    """Create `directory` under `root` the way the engine would (0700 all the way down), so a
+    hand-made session is not reported as too open."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in [directory, *directory.parents]:
+        if path == root.parent or root not in (path, *path.parents):
+            break
+        path.chmod(0o700)

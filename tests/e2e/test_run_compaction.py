@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit import reply_text
-from tests.e2e.conftest import AgentCli, anthropic_blocks
+from tests.e2e.conftest import AgentCli, anthropic_blocks, make_private_dirs
 
 WINDOW = 9000
 EXCHANGES = 12
@@ -17,7 +17,7 @@ EXCHANGES = 12
 def write_long_session(agent: AgentCli, session_id: str) -> None:
     """Twelve exchanges of about 600 tokens, each with one bash call and its result."""
     directory = agent.home / "state" / "workspaces" / "ws" / "sessions" / session_id
-    directory.mkdir(parents=True)
+    make_private_dirs(agent.home, directory)
     lines: list[dict[str, Any]] = []
     for i in range(EXCHANGES):
         ts = f"2025-01-01T00:00:{i:02d}Z"

@@ -9,7 +9,13 @@ import re
 from decimal import Decimal
 
 from testkit import reply_text, reply_tool_calls
-from tests.e2e.conftest import ROOT_MODEL, AgentCli, anthropic_blocks, expected_cost
+from tests.e2e.conftest import (
+    ROOT_MODEL,
+    AgentCli,
+    anthropic_blocks,
+    expected_cost,
+    make_private_dirs,
+)
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 USAGE_1 = {"input": 100, "output": 20, "cache_read": 0, "cache_write": 0}
@@ -180,7 +186,7 @@ def test_resume_finds_a_session_in_another_workspace_and_fresh_restarts(agent: A
 
 def test_an_orphaned_tool_call_is_repaired_before_the_provider_sees_it(agent: AgentCli) -> None:
     directory = agent.home / "state" / "workspaces" / "ws1" / "sessions" / "broken"
-    directory.mkdir(parents=True)
+    make_private_dirs(agent.home, directory)
     lines = [
         {"ts": "2025-01-01T00:00:00Z", "role": "user", "content": "list the files"},
         {
