@@ -166,3 +166,28 @@ def test_the_nine_types() -> None:
         "error",
     )
     assert event_method(UsageReported(Usage(), "m", "p", 0)) == "usage"
+
+
+@pytest.mark.parametrize(
+    ("engine_code", "wire_code", "message"),
+    [
+        ("config_unknown_key", "config_validation", "config_unknown_key: bad key"),
+        ("argv_path_unreadable", "config_validation", "argv_path_unreadable: bad key"),
+        ("credentials_corrupt", "config_validation", "credentials_corrupt: bad key"),
+        ("module_not_installed", "provider_init_failed", "module_not_installed: bad key"),
+        ("upstream_surprise", "internal", "upstream_surprise: bad key"),
+        ("runtime", "runtime", "bad key"),
+        ("provider_not_configured", "provider_not_configured", "bad key"),
+        ("tool_execution_failed", "tool_execution_failed", "bad key"),
+    ],
+)
+def test_error_events_carry_a_wire_code(engine_code: str, wire_code: str, message: str) -> None:
+    event = ErrorReported(engine_code, "bad key", recoverable=False)
+
+    params = to_notification(event, "s", "turn-1")["params"]
+
+    assert (params["code"], params["message"], params["recoverable"]) == (
+        wire_code,
+        message,
+        False,
+    )

@@ -95,8 +95,8 @@ def event_fields(event: DisplayEvent) -> dict[str, Any]:
             )
         case UsageReported():
             return _usage_event_fields(event)
-        case ErrorReported(code=code, message=message, recoverable=recoverable):
-            return {"code": code, "message": message, "recoverable": recoverable}
+        case ErrorReported():
+            return _error_fields(event)
         case _:
             assert_never(event)
 
@@ -111,6 +111,17 @@ def _tool_completed_fields(event: ToolCompleted) -> dict[str, Any]:
     if event.is_error:
         fields["isError"] = True
     return _with_agent(fields, event.agent_name)
+
+
+def _error_fields(event: ErrorReported) -> dict[str, Any]:
+    """`code` from the 20-code wire enum; a mapped engine code stays readable at the start of
+    the message, as in a JSON-RPC error."""
+    # Imported here: `wire.protocol` reads DISPLAY_EVENT_TYPES from this module while loading.
+    from amplifier_agent.wire.protocol import wire_code
+
+    code = wire_code(event.code)
+    message = event.message if code == event.code else f"{event.code}: {event.message}"
+    return {"code": code, "message": message, "recoverable": event.recoverable}
 
 
 def _usage_event_fields(event: UsageReported) -> dict[str, Any]:
