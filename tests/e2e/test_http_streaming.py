@@ -267,6 +267,9 @@ def test_client_closing_mid_stream_cancels_the_upstream_call_and_is_persisted(
     ledger = root / "state" / "usage.jsonl"
     line = wait_for(lambda: _ledger_line(ledger, f"http-{session}"), timeout=5, message="ledger")
     assert line["status"] == "client_disconnected" and line["face"] == "http"
+    # The upstream call never reported usage, but it was billed: an estimate is recorded.
+    assert line["usage_estimated"] is True
+    assert line["prompt_tokens"] > 0 and line["completion_tokens"] > 0
     transcript = [
         json.loads(t) for t in (session_dir / "transcript.jsonl").read_text().splitlines()
     ]

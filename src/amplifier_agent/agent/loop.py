@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import assert_never
 
-from amplifier_agent.agent.compaction import compact_if_needed
+from amplifier_agent.agent.compaction import compact_if_needed, estimate_tokens
 from amplifier_agent.agent.run import (
     TOOL_CALLS_PER_RESPONSE_LIMIT,
     AgentRun,
@@ -120,6 +120,7 @@ async def stream_model_call(run: AgentRun, state: TurnState) -> AssistantMessage
     request = build_request(run, state)
     state.model_calls += 1
     state.partial_text = ""
+    state.in_flight_input = estimate_tokens(request.messages, request.system)
     thinking: list[ThinkingBlock] = []
     calls: list[ToolCall] = []
     async for event in run.provider.stream(request):
@@ -159,6 +160,7 @@ def _absorb(
 
 def _record_usage(run: AgentRun, state: TurnState, done: CallDone) -> None:
     state.add_usage(done.usage)
+    state.in_flight_input = 0
     state.last_input_tokens = done.usage.prompt_tokens
     state.messages_at_last_report = len(state.messages)
     run.emit(

@@ -76,7 +76,6 @@ class TurnState:
     messages: list[Message]
     persisted: int
     usage: Usage = field(default_factory=Usage)
-    usage_reported: bool = False
     partial_text: str = ""
     model_calls: int = 0
     last_input_tokens: int | None = None
@@ -84,10 +83,25 @@ class TurnState:
     session_cost_base: Decimal | None = Decimal(0)
     needs_rewrite: bool = False
     compactions: int = 0
+    #: Estimated input tokens of the model call under way (0 once it reported its usage).
+    in_flight_input: int = 0
+    usage_estimated: bool = False
 
     def add_usage(self, usage: Usage) -> None:
         self.usage = self.usage + usage
-        self.usage_reported = True
+
+    def interrupted_call_usage(self) -> Usage | None:
+        """An estimate for a model call cut off before it reported usage: its request's input
+        and the text received so far (ceil(bytes/4) each); None when no call was under way."""
+        if not self.in_flight_input:
+            return None
+        output = -(-len(self.partial_text.encode()) // 4)
+        return Usage(input_tokens=self.in_flight_input, output_tokens=output, cost_usd=None)
+
+    def add_estimate(self, usage: Usage) -> None:
+        self.usage = self.usage + usage
+        self.usage_estimated = True
+        self.in_flight_input = 0
 
     def session_cost_total(self) -> Decimal | None:
         if self.session_cost_base is None or self.usage.cost_usd is None:

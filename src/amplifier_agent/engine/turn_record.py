@@ -4,12 +4,14 @@ metadata and one ledger line — on success, failure and cancellation alike."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from amplifier_agent.agent.run import TurnOutcome
 from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.messages import AssistantMessage
 from amplifier_agent.engine.turn_types import Running, TurnReport
+from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.store.ledger import LedgerRecord, LedgerStatus, append_ledger
 from amplifier_agent.store.metadata import LastTurn
 
@@ -41,6 +43,7 @@ def finish(
     failed); the ledger line is written either way.
     """
     setup, state = running.setup, running.state
+    _account_interrupted_call(running)
     storage_error = _persist(running, status)
     if storage_error is not None and error is None:
         error, outcome = storage_error, None
@@ -58,7 +61,7 @@ def finish(
             status=status,
             provider=choice.provider_id if choice else setup.active.provider_id,
             model=choice.model if choice else (setup.model or ""),
-            usage_estimated=not state.usage_reported and state.model_calls > 0,
+            usage_estimated=state.usage_estimated,
             duration_ms=running.duration_ms(),
         ),
     )
@@ -73,6 +76,23 @@ def finish(
         provider_id=choice.provider_id if choice else setup.active.provider_id,
         model=choice.model if choice else (setup.model or ""),
     )
+
+
+def _account_interrupted_call(running: Running) -> None:
+    """A call cut off mid-stream was still billed upstream: count an estimate of it, priced
+    like any call of that model, and mark the turn's usage as estimated."""
+    estimate = running.state.interrupted_call_usage()
+    if estimate is None:
+        return
+    choice = running.choice
+    module = running.setup.active.module
+    model = choice.model if choice else (running.setup.model or "")
+    config = running.setup.active.config
+    try:
+        cost = price_call(estimate, module=module, model=model, override=config.get("pricing"))
+    except ValueError:
+        cost = None
+    running.state.add_estimate(replace(estimate, cost_usd=cost))
 
 
 def _persist(running: Running, status: LedgerStatus) -> AmplifierError | None:
