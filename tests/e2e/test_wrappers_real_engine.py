@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -261,3 +262,44 @@ async def test_typescript_list_models_matches_python(engine: AgentCli) -> None:
     assert [r.path for r in engine.fake.requests] == ["/v1/models", "/v1/models"]
     without_time = {k: v for k, v in listing.items() if k != "fetched_at"}
     assert without_time == {k: v for k, v in python_listing.items() if k != "fetched_at"}
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie left to PID 1 counts as gone: it holds nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def test_python_cancel_also_ends_an_mcp_server_that_ignores_sigterm(
+    engine: AgentCli, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "mcp.pid"
+    server = {
+        "command": sys.executable,
+        "args": [str(SCRIPTS / "stubborn_mcp_server.py")],
+        "env": {"STUBBORN_PID_FILE": str(pid_file)},
+    }
+    engine.fake.enqueue(slow_reply())
+    handle = await spawn_agent(
+        **spawn_options(engine, "py-cancel-mcp"), mcp_servers={"stubborn": server}
+    )
+    engine_pids: list[tuple[int, int]] = []
+    elapsed = 0.0
+    async for event in handle.submit("stream slowly"):
+        first_delta = event["type"] == "notification" and event["method"] == "result/delta"
+        if first_delta and not engine_pids:
+            engine_pids.extend(descendants_running("--session-id py-cancel-mcp ", os.getpid()))
+            assert pid_file.exists(), "the MCP server should be running during the turn"
+            started = time.monotonic()
+            await asyncio.wait_for(handle.cancel(), timeout=15)
+            elapsed = time.monotonic() - started
+
+    ((engine_pid, pgid),) = engine_pids
+    mcp_pid = int(pid_file.read_text())
+    assert elapsed < 10
+    wait_for(lambda: not _alive(mcp_pid), timeout=10, message="the MCP server to be gone")
+    assert not Path(f"/proc/{engine_pid}").exists(), "the engine was left a zombie"
+    assert group_gone(pgid)
