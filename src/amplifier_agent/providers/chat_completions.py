@@ -216,7 +216,9 @@ def request_params(request: ModelRequest, settings: ProviderSettings) -> dict[st
         "stream_options": {"include_usage": True},
     }
     if request.tools:
-        params["tools"] = [wire_tool(spec) for spec in request.tools]
+        # Sent as-is through `extra_body`: the SDK's typed-params transformer otherwise walks
+        # every JSON schema on every call, and the schemas are already plain JSON.
+        params["extra_body"] = {"tools": [wire_tool(spec) for spec in request.tools]}
     if request.tool_choice is not None:
         params["tool_choice"] = wire_tool_choice(request.tool_choice)
     max_tokens = request.max_tokens or config.get("max_tokens")

@@ -10,6 +10,7 @@ import inspect
 import re
 import typing
 from collections.abc import Awaitable, Callable, Mapping
+from types import CodeType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -58,8 +59,7 @@ def function_tool(
     if (approval is None) != (subject is None):
         raise TypeError(f"{fn.__name__}: `approval` and `subject` go together")
     tool_name = name or fn.__name__
-    description, arg_docs = parse_docstring(inspect.getdoc(fn) or "")
-    model = arguments_model(fn, arg_docs)
+    description, model, parameters = _derived(fn)
 
     async def invoke(ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
         values = validate_arguments(tool_name, model, arguments)
@@ -74,11 +74,28 @@ def function_tool(
     return Tool(
         name=tool_name,
         description=description,
-        parameters=clean_schema(model.model_json_schema()),
+        parameters=parameters,
         invoke=invoke,
         approval_kind=approval,
         subject_of=_subject_function(tool_name, model, subject),
     )
+
+
+#: Derived per code object: tools built per turn from closures (`delegate`, `load_skill`) share
+#: their function's code, so their pydantic model and schema are made once per process.
+_DERIVED: dict[CodeType, tuple[str, type[BaseModel], dict[str, Any]]] = {}
+
+
+def _derived(fn: ToolFunction) -> tuple[str, type[BaseModel], dict[str, Any]]:
+    code = getattr(fn, "__code__", None)
+    cached = _DERIVED.get(code) if isinstance(code, CodeType) else None
+    if cached is None:
+        description, arg_docs = parse_docstring(inspect.getdoc(fn) or "")
+        model = arguments_model(fn, arg_docs)
+        cached = (description, model, clean_schema(model.model_json_schema()))
+        if isinstance(code, CodeType):
+            _DERIVED[code] = cached
+    return cached
 
 
 def _subject_function(name: str, model: type[BaseModel], subject: Subject) -> SubjectOf | None:
