@@ -559,3 +559,21 @@ async def test_cancelling_the_consumer_closes_the_connection(
         await task
     recorded = await _outcome_within(fake_upstream, "client_closed", 1.0)
     assert recorded.outcome == "client_closed"
+
+
+async def test_a_static_model_list_replaces_live_listing(fake_upstream: FakeUpstream) -> None:
+    provider = AnthropicProvider(
+        ProviderSettings(
+            "anthropic",
+            "anthropic",
+            api_key="sk-ant-test",
+            endpoint=fake_upstream.url,
+            config={"models": ["claude-x", "claude-y"]},
+        )
+    )
+    try:
+        models = await provider.list_models()
+    finally:
+        await provider.aclose()
+    assert [m.id for m in models] == ["claude-x", "claude-y"]
+    assert fake_upstream.requests == []

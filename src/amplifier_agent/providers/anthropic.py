@@ -44,6 +44,7 @@ from amplifier_agent.providers.base import (
     ModelRequest,
     ProviderSettings,
     ToolChoice,
+    static_models,
 )
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.providers.upstream_errors import MAX_ERROR_TEXT, causes, status_error
@@ -386,7 +387,11 @@ class AnthropicProvider:
         )
 
     async def list_models(self) -> list[ModelInfo]:
-        """Every model the API lists (all pages); limits and capabilities are left empty."""
+        """Every model the API lists (all pages), or `config.models` when set; limits and
+        capabilities are left empty."""
+        static = static_models(self._settings.config)
+        if static is not None:
+            return static
         try:
             return [
                 ModelInfo(

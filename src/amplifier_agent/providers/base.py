@@ -70,3 +70,11 @@ class Provider(Protocol):
     async def list_models(self) -> list[ModelInfo]: ...
 
     async def aclose(self) -> None: ...
+
+
+def static_models(config: Mapping[str, Any]) -> list[ModelInfo] | None:
+    """`config.models`, a static id list that replaces live listing (SPEC §5.2), if set."""
+    listed = config.get("models")
+    if not listed:
+        return None
+    return [ModelInfo(id=str(m), display_name=str(m), created=0) for m in listed]

@@ -42,6 +42,7 @@ from amplifier_agent.providers.base import (
     ModelRequest,
     ProviderSettings,
     ToolChoice,
+    static_models,
 )
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.providers.upstream_errors import describe, redact, status_error
@@ -114,9 +115,9 @@ class ChatCompletionsProvider:
 
     async def list_models(self) -> list[ModelInfo]:
         config = self._settings.config
-        static = config.get("models")
-        if static:
-            return [ModelInfo(id=str(m), display_name=str(m), created=0) for m in static]
+        static = static_models(config)
+        if static is not None:
+            return static
         if self._settings.module == "azure-openai":
             return _azure_models(config)
         try:
