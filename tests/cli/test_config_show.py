@@ -71,7 +71,9 @@ def test_defaults_without_a_config(isolated_home: Path, in_tmp: Path) -> None:
     assert report["routing"] == {"matrix": matrix, "source": "provider_family"}
     assert report["workspace"] == {"value": workspace_slug(in_tmp), "source": "cwd"}
     assert report["mcp"] == {"configPath": None, "source": "none"}
-    assert report["skills"] == []
+    assert [(s["name"], s["source"], s["shadowed"]) for s in report["skills"]] == [
+        ("commit-message", "package", [])
+    ]
 
 
 def test_values_from_a_config_file_are_masked(tmp_path: Path, in_tmp: Path) -> None:
@@ -195,3 +197,16 @@ def test_a_corrupt_credentials_file_is_reported(isolated_home: Path, in_tmp: Pat
     assert provider["error"]["code"] == "credentials_corrupt"
     assert str(creds) in provider["error"]["message"]
     assert creds.read_text() == "{broken"
+
+
+def test_skills_list_their_source_and_what_they_shadow(tmp_path: Path, in_tmp: Path) -> None:
+    project = in_tmp / ".amplifier" / "skills" / "commit-message"
+    project.mkdir(parents=True)
+    (project / "SKILL.md").write_text(
+        "---\nname: commit-message\ndescription: the project's own rules\n---\nUse ours.\n"
+    )
+    result = show()
+    assert result.exit_code == 0, result.output
+    (skill,) = report_of(result)["skills"]
+    assert skill["source"] == "package"  # packaged skills are found first
+    assert skill["shadowed"] == [{"source": "project", "path": str(project)}]

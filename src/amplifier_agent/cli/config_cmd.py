@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -81,6 +82,12 @@ def _mcp(loaded: HostConfig, env: Mapping[str, str]) -> Section:
     return {"configPath": None, "source": "none"}
 
 
+def _skills(loaded: HostConfig) -> list[Section]:
+    from amplifier_agent.engine import skill_listing
+
+    return skill_listing(loaded, Path.cwd())
+
+
 def build_report(config_path: str | None, env: Mapping[str, str]) -> tuple[Section, bool]:
     """The `config show` document and whether everything loaded."""
     home_path, home_source = resolve_home(env)
@@ -95,7 +102,7 @@ def build_report(config_path: str | None, env: Mapping[str, str]) -> tuple[Secti
         "routing": {"matrix": matrix, "source": matrix_source},
         "workspace": workspace_section,
         "mcp": _mcp(loaded, env),
-        "skills": [],
+        "skills": _skills(loaded),
     }
     return report, host_ok and module is not None and workspace_ok
 

@@ -2,7 +2,7 @@
 configuration. Every face (CLI, HTTP, wire) calls this package and nothing below it."""
 
 from amplifier_agent.agent.run import CallOptions
-from amplifier_agent.config.host_config import HostConfig, load_host_config
+from amplifier_agent.config.host_config import HostConfig, load_host_config, parse_host_config
 from amplifier_agent.engine.cli_turn import (
     CliReport,
     CliTurn,
@@ -11,6 +11,20 @@ from amplifier_agent.engine.cli_turn import (
     select_provider_module,
     validate_session_id,
     write_audit,
+)
+from amplifier_agent.engine.diagnostics import (
+    Probe,
+    mcp_sdk_probe,
+    routing_matrix_probe,
+    session_store_round_trip,
+)
+from amplifier_agent.engine.dispatch_turn import (
+    DispatchOptions,
+    DispatchSessions,
+    DispatchTurn,
+    OpenedSession,
+    cache_summary,
+    dispatch_options,
 )
 from amplifier_agent.engine.providers import (
     ProviderPool,
@@ -25,6 +39,7 @@ from amplifier_agent.engine.server_setup import (
     load_providers,
     providers_problems,
 )
+from amplifier_agent.engine.toolbox import skill_listing
 from amplifier_agent.engine.turn import TurnControl, TurnReport
 
 __all__ = [
@@ -32,8 +47,13 @@ __all__ = [
     "ChatTurn",
     "CliReport",
     "CliTurn",
+    "DispatchOptions",
+    "DispatchSessions",
+    "DispatchTurn",
     "HostConfig",
     "LoadedProviders",
+    "OpenedSession",
+    "Probe",
     "Problem",
     "ProviderPool",
     "ServerEngine",
@@ -42,43 +62,20 @@ __all__ = [
     "TurnControl",
     "TurnReport",
     "build_provider",
+    "cache_summary",
+    "dispatch_options",
     "list_provider_models",
     "load_host_config",
     "load_providers",
+    "mcp_sdk_probe",
+    "parse_host_config",
     "providers_problems",
     "resolve_provider_settings",
+    "routing_matrix_probe",
     "run_cli_turn",
     "select_provider_module",
+    "session_store_round_trip",
+    "skill_listing",
     "validate_session_id",
     "write_audit",
-]
-
-from amplifier_agent.engine.diagnostics import (
-    Probe,
-    mcp_sdk_probe,
-    routing_matrix_probe,
-    session_store_round_trip,
-)
-
-__all__ += ["Probe", "mcp_sdk_probe", "routing_matrix_probe", "session_store_round_trip"]
-
-# Imports below an `__all__ +=` statement need E402 silenced.
-from amplifier_agent.config.host_config import parse_host_config  # noqa: E402
-from amplifier_agent.engine.dispatch_turn import (  # noqa: E402
-    DispatchOptions,
-    DispatchSessions,
-    DispatchTurn,
-    OpenedSession,
-    cache_summary,
-    dispatch_options,
-)
-
-__all__ += [
-    "DispatchOptions",
-    "DispatchSessions",
-    "DispatchTurn",
-    "OpenedSession",
-    "cache_summary",
-    "dispatch_options",
-    "parse_host_config",
 ]

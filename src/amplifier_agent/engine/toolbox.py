@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from amplifier_agent.agent.delegate import Delegation, delegate_tool, load_skill_tool
 from amplifier_agent.agent.skills import SkillCatalog, discover_skills
@@ -28,6 +28,11 @@ def skill_catalog(config: HostConfig, cwd: Path) -> SkillCatalog:
         extra_dirs=config.skills.dirs,
         exclude=config.skills.exclude,
     )
+
+
+def skill_listing(config: HostConfig, cwd: Path) -> list[dict[str, Any]]:
+    """The visible skills as `config show` prints them (source, path, shadowed entries)."""
+    return [skill.to_json() for skill in skill_catalog(config, cwd).skills]
 
 
 def mcp_config_path(config: HostConfig, fallback: str | None = None) -> str | None:
