@@ -12,6 +12,7 @@ from amplifier_agent.cli.run_preboot import (
     approval_mode,
     check_argv,
     check_protocol,
+    check_session_flags,
     resolve_cwd,
     workspace_for,
 )
@@ -123,3 +124,13 @@ def test_workspace_slugs(tmp_path: Path) -> None:
     with pytest.raises(PrebootFailure) as raised:
         workspace_for("_reserved", tmp_path, {})
     assert raised.value.code == "argv_workspace_invalid"
+
+
+@pytest.mark.parametrize("flag", ["resume", "fresh"])
+def test_resume_and_fresh_need_a_session_id(flag: str) -> None:
+    check_session_flags(flags(**{flag: True}), "s1")
+    check_session_flags(flags(), None)
+    with pytest.raises(PrebootFailure) as raised:
+        check_session_flags(flags(**{flag: True}), None)
+    assert raised.value.code == "argv_conflict"
+    assert raised.value.stderr_line == f"--{flag} needs --session-id"

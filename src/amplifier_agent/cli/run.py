@@ -25,6 +25,7 @@ from amplifier_agent.cli.run_preboot import (
     approval_mode,
     check_argv,
     check_protocol,
+    check_session_flags,
     resolve_cwd,
     stdin_is_tty,
     workspace_for,
@@ -72,6 +73,7 @@ def _preboot(
     prompt: str | None, options: dict[str, Any], flags: Flags, correlation_id: str
 ) -> engine.CliTurn:
     checked_prompt = check_argv(flags, prompt)
+    check_session_flags(flags, options["session_id"])
     try:
         _, host_config = engine.load_host_config(options["config_path"])
         module = engine.select_provider_module(host_config)

@@ -64,6 +64,14 @@ def check_argv(flags: Flags, prompt: str | None) -> str:
     return prompt
 
 
+def check_session_flags(flags: Flags, session_id: str | None) -> None:
+    """`--resume` and `--fresh` act on a session, so they need `--session-id` (a run without one
+    would otherwise silently keep nothing)."""
+    if (flags.resume or flags.fresh) and session_id is None:
+        flag = "--resume" if flags.resume else "--fresh"
+        _conflict(f"{flag} needs --session-id")
+
+
 def _conflict(message: str) -> None:
     raise PrebootFailure("argv_conflict", message, stderr_line=message)
 
