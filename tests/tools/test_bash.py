@@ -112,3 +112,15 @@ async def test_background_children_do_not_outlive_the_command(
     assert result.content == "bye\nExit code: 0"
     assert time.monotonic() - started < 10
     assert group_gone(int((workspace / "pgid").read_text()))
+
+
+async def test_commands_never_see_provider_keys(
+    ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-value")
+    monkeypatch.setenv("AZURE_OPENAI_KEY", "azure-secret-value")
+    monkeypatch.setenv("AMPLIFIER_AGENT_HTTP_API_KEY", "aak_secret-value")
+    monkeypatch.setenv("AMPLIFIER_VISIBLE", "plain-value")
+    result = await bash.run(ctx, {"command": "env"})
+    assert "secret-value" not in result.content
+    assert "AMPLIFIER_VISIBLE=plain-value" in result.content

@@ -90,6 +90,15 @@ KNOWN_PROVIDERS: dict[str, ProviderSpec] = {
     )
 }
 
+#: Environment variables that hold secrets: provider keys (and deprecated aliases) and the HTTP
+#: face's bearer key. Commands the agent runs never see them.
+SECRET_ENV_VARS: frozenset[str] = frozenset(
+    name
+    for spec in KNOWN_PROVIDERS.values()
+    for name in (spec.credential_env, *spec.credential_aliases)
+    if name is not None
+) | {"AMPLIFIER_AGENT_HTTP_API_KEY"}
+
 #: Providers that `auth` manages (everything that can hold a credential or endpoint).
 AUTH_PROVIDERS: tuple[str, ...] = tuple(sorted(m for m in KNOWN_PROVIDERS if m != "local"))
 

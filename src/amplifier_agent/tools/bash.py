@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field
 
+from amplifier_agent.core.catalog import SECRET_ENV_VARS
 from amplifier_agent.tools.base import ToolContext, ToolError, kill_group
 from amplifier_agent.tools.paths import workspace_root
 from amplifier_agent.tools.schema import tool
@@ -75,6 +77,12 @@ async def bash(
     return f"{body}\nExit code: {outcome.exit_code}"
 
 
+def command_environment() -> dict[str, str]:
+    """The engine's environment minus its secrets: a model-written command (`env`, `curl ...`)
+    must not be able to read or send the provider keys."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV_VARS}
+
+
 async def run_command(ctx: ToolContext, command: str, timeout_s: float) -> CommandOutcome:
     """Run `command`; whatever happens (exit, timeout, cancellation) its group is SIGKILLed."""
     process = await asyncio.create_subprocess_exec(
@@ -86,6 +94,7 @@ async def run_command(ctx: ToolContext, command: str, timeout_s: float) -> Comma
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=command_environment(),
     )
     pgid = process.pid  # a new session leader's group id is its pid
     ctx.processes.add(pgid)
