@@ -166,6 +166,8 @@ def test_resume_of_an_unknown_session_fails_before_any_model_call(agent: AgentCl
     assert envelope["error"]["classification"] == "protocol"
     assert agent.fake.model_requests() == []
     assert agent.session_dirs("nope") == []
+    (line,) = agent.ledger()  # a turn that could not start is still recorded
+    assert (line["sessionId"], line["status"], line["prompt_tokens"]) == ("nope", "failed", 0)
 
 
 def test_resume_finds_a_session_in_another_workspace_and_fresh_restarts(agent: AgentCli) -> None:

@@ -25,6 +25,7 @@ from amplifier_agent.engine.turn import TurnReport, TurnSetup, execute_turn, int
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.audit import AuditRecord
 from amplifier_agent.store.ids import validate_session_id
+from amplifier_agent.store.ledger import LedgerRecord, append_ledger
 from amplifier_agent.store.sessions import Session, SessionStore
 
 SessionMode = Literal["auto", "resume", "fresh"]
@@ -131,6 +132,23 @@ def failure_report(turn: CliTurn, exc: BaseException, started_at: str) -> CliRep
 def _early_failure(
     turn: CliTurn, session: Session | None, turn_id: str, error: AmplifierError, started_at: str
 ) -> CliReport:
+    """A turn that failed before it could start is still a turn: it gets its ledger line."""
+    append_ledger(
+        layout().usage_ledger,
+        LedgerRecord.from_usage(
+            Usage(),
+            face="cli",
+            workspace=turn.workspace,
+            session_id=session.session_id if session else (turn.session_id or ""),
+            turn_id=turn_id,
+            request_id=turn.correlation_id,
+            status="failed",
+            provider=turn.provider_module,
+            model="",
+            usage_estimated=False,
+            duration_ms=0,
+        ),
+    )
     return CliReport(
         session_id=session.session_id if session else (turn.session_id or ""),
         turn_id=turn_id,
