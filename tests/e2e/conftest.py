@@ -9,15 +9,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx2
 import pytest
 
 from testkit import FakeUpstream
+from tests.e2e.server_harness import RunningServer
 
 AGENT_BIN = Path(sys.executable).with_name("amplifier-agent")
 #: A fixed root model, so a run never depends on routing globs unless a test wants it to.
@@ -392,3 +394,23 @@ def make_private_dirs(root: Path, directory: Path) -> None:
         if path == root.parent or root not in (path, *path.parents):
             break
         path.chmod(0o700)
+
+
+# -- the HTTP-face modules share one fake upstream per module; each defines its own `server` --
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(upstream: FakeUpstream) -> FakeUpstream:
+    upstream.reset()
+    return upstream
+
+
+@pytest.fixture
+def http(server: RunningServer) -> Iterator[httpx2.Client]:
+    headers = {"authorization": f"Bearer {server.api_key}"}
+    with httpx2.Client(base_url=server.url, headers=headers, timeout=20) as client:
+        yield client

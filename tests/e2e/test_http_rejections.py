@@ -93,12 +93,6 @@ def sse_data(text: str) -> list[str]:
 
 # -- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream
 ) -> Iterator[RunningServer]:
@@ -110,19 +104,6 @@ def server(
     env = scrubbed_env(root, {"ANTHROPIC_API_KEY": "sk-ant-test", "OPENAI_API_KEY": "sk-test"})
     with running_server(config, env, cwd=root) as running:
         yield running
-
-
-@pytest.fixture
-def fake(upstream: FakeUpstream) -> FakeUpstream:
-    upstream.reset()
-    return upstream
-
-
-@pytest.fixture
-def http(server: RunningServer) -> Iterator[httpx2.Client]:
-    headers = {"authorization": f"Bearer {server.api_key}"}
-    with httpx2.Client(base_url=server.url, headers=headers, timeout=20) as client:
-        yield client
 
 
 # -- model lookup -------------------------------------------------------------------------------

@@ -23,12 +23,6 @@ WORKSPACE = "sessions"
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream
 ) -> Iterator[RunningServer]:
@@ -41,19 +35,6 @@ def server(
     with running_server(config, env, cwd=root, args=args) as running:
         running.state_root = root / "state-root"  # type: ignore[attr-defined]
         yield running
-
-
-@pytest.fixture
-def fake(upstream: FakeUpstream) -> FakeUpstream:
-    upstream.reset()
-    return upstream
-
-
-@pytest.fixture
-def http(server: RunningServer) -> Iterator[httpx2.Client]:
-    headers = {"authorization": f"Bearer {server.api_key}"}
-    with httpx2.Client(base_url=server.url, headers=headers, timeout=20) as client:
-        yield client
 
 
 def request_messages(body: dict[str, Any]) -> list[dict[str, Any]]:

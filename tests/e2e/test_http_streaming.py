@@ -82,12 +82,6 @@ def content_of(frame: Frame) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream
 ) -> Iterator[RunningServer]:
@@ -102,12 +96,6 @@ def server(
     with running_server(config, env, cwd=root, args=args) as running:
         running.state_root = root / "state-root"  # type: ignore[attr-defined]
         yield running
-
-
-@pytest.fixture
-def fake(upstream: FakeUpstream) -> FakeUpstream:
-    upstream.reset()
-    return upstream
 
 
 def client_for(server: RunningServer) -> httpx2.Client:
