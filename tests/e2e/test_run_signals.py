@@ -10,6 +10,7 @@ import signal
 from testkit import Block, Reply, reply_tool_calls
 from tests.e2e.conftest import (
     AgentCli,
+    RunResult,
     descendants_running,
     eventually,
     group_gone,
@@ -23,28 +24,27 @@ def slow_reply() -> Reply:
     return Reply(blocks=[Block(type="text", chunks=SLOW_CHUNKS)], delay_s=0.25)
 
 
-def test_sigint_during_a_stream_exits_130_and_persists_the_partial_turn(agent: AgentCli) -> None:
+def signal_mid_stream(
+    agent: AgentCli, session_id: str, marker: str, signum: int
+) -> tuple[RunResult, float, float]:
+    """Run a slow streamed turn, send `signum` once `marker` has streamed; (result, ended, sent)."""
     agent.fake.enqueue(slow_reply())
     config = str(agent.config_with_model())
     live = agent.spawn(
-        "run",
-        "-y",
-        "--config",
-        config,
-        "--session-id",
-        "int1",
-        "--output",
-        "json",
-        "--display",
-        "ndjson",
-        "tell me",
-    )
+        "run", "-y", "--config", config, "--session-id", session_id,
+        "--output", "json", "--display", "ndjson", "tell me",
+    )  # fmt: skip
     try:
-        live.wait_for_stderr('"text":"answer "')
-        sent = live.signal(signal.SIGINT)
+        live.wait_for_stderr(f'"text":"{marker} "')
+        sent = live.signal(signum)
         result, ended = live.finish()
     finally:
         live.kill()
+    return result, ended, sent
+
+
+def test_sigint_during_a_stream_exits_130_and_persists_the_partial_turn(agent: AgentCli) -> None:
+    result, ended, sent = signal_mid_stream(agent, "int1", "answer", signal.SIGINT)
 
     assert result.returncode == 130
     assert ended - sent < 2.0
@@ -92,27 +92,7 @@ def test_sigint_during_bash_kills_its_process_group(agent: AgentCli) -> None:
 
 
 def test_sigterm_exits_143_without_an_envelope(agent: AgentCli) -> None:
-    agent.fake.enqueue(slow_reply())
-    config = str(agent.config_with_model())
-    live = agent.spawn(
-        "run",
-        "-y",
-        "--config",
-        config,
-        "--session-id",
-        "term1",
-        "--output",
-        "json",
-        "--display",
-        "ndjson",
-        "tell me",
-    )
-    try:
-        live.wait_for_stderr('"text":"partial "')
-        sent = live.signal(signal.SIGTERM)
-        result, ended = live.finish()
-    finally:
-        live.kill()
+    result, ended, sent = signal_mid_stream(agent, "term1", "partial", signal.SIGTERM)
 
     assert result.returncode == 143
     assert ended - sent < 2.0
