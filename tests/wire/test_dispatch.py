@@ -55,10 +55,11 @@ async def test_a_version_mismatch_names_both_versions(engine: Engine, received: 
     assert error.code == -32000
     assert error.data is not None
     assert error.data["code"] == "protocol_version_mismatch"
-    assert error.data["expected"] == "0.3.0"
-    assert error.data["received"] == received
+    assert error.data["clientVersion"] == received
+    assert error.data["serverVersion"] == "0.3.0"
     assert error.data["classification"] == "protocol"
-    assert "allowProtocolSkew" in error.data["message"]
+    assert "allowProtocolSkew" in error.data["remediation"]
+    assert not {"expected", "received"} & set(error.data)
 
 
 async def test_only_allow_protocol_skew_true_overrides(tmp_path: Path) -> None:
@@ -70,6 +71,39 @@ async def test_only_allow_protocol_skew_true_overrides(tmp_path: Path) -> None:
 
     assert error.data is not None and error.data["code"] == "protocol_version_mismatch"
     assert result["serverInfo"] == {"name": "amplifier-agent", "version": "0.8.0"}
+
+
+async def test_the_initialize_param_allows_skew_without_host_config(engine: Engine) -> None:
+    skewed = init_params(protocolVersion="0.2.0", allowProtocolSkew=True)
+    refused = init_params(protocolVersion="0.2.0", allowProtocolSkew=False)
+
+    error = await rpc_error(engine, "initialize", refused)
+    result = await engine.dispatch("initialize", skewed)
+
+    assert error.data is not None and error.data["code"] == "protocol_version_mismatch"
+    assert result["serverInfo"] == {"name": "amplifier-agent", "version": "0.8.0"}
+
+
+async def test_a_non_boolean_allow_protocol_skew_param_is_invalid(engine: Engine) -> None:
+    params = init_params(protocolVersion="0.2.0", allowProtocolSkew="yes")
+
+    error = await rpc_error(engine, "initialize", params)
+
+    assert error.code == -32602
+    assert error.data is not None and "allowProtocolSkew" in error.data["message"]
+
+
+async def test_a_missing_mcp_config_path_warns_and_the_session_opens(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = tmp_path / "no-such-mcp.json"
+
+    result = await engine.dispatch("initialize", init_params(mcpConfigPath=str(missing)))
+
+    assert result["sessionState"]["resumed"] is False
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [str(missing) in r.getMessage() for r in warnings] == [True]
+    assert "without MCP servers" in warnings[0].getMessage()
 
 
 async def test_without_a_host_config_the_engine_loads_it_like_run(

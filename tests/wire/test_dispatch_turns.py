@@ -80,8 +80,13 @@ async def test_a_turn_is_persisted_and_recorded_as_a_dispatch_turn(host: Host) -
 
     result = await host.submit("Remember this.", turn_id="client-turn-7")
 
-    assert result["reply"] == "Stored."
-    assert result["error"] is None
+    assert result == {
+        "reply": "Stored.",
+        "turnId": "client-turn-7",
+        "sessionId": "s-1",
+        "finalEvent": host.notes[-1],
+    }
+    assert host.notes[-1]["method"] == "result/final"
     lines = (session_dir(host.cwd) / "transcript.jsonl").read_text().splitlines()
     assert [json.loads(line)["role"] for line in lines] == ["user", "assistant"]
     metadata = json.loads((session_dir(host.cwd) / "metadata.json").read_text())
@@ -126,9 +131,9 @@ async def test_dispatch_turns_use_the_host_config_approval_mode(
     assert result["reply"] == "done"
     assert (tmp_path / "note.txt").exists() is ran
     completed = host.tool_result("write_file")
-    assert completed.get("isError", False) is not ran
-    if not ran:
-        assert completed["result"].startswith("Error: approval_denied")
+    assert "isError" not in completed
+    assert completed["result"].startswith("Error: approval_denied") is not ran
+    assert ("error" in host.methods()) is not ran
 
 
 async def test_an_unset_approval_mode_denies_but_patterns_still_approve(
@@ -180,16 +185,31 @@ async def test_a_session_cwd_is_where_its_tools_run(host: Host, tmp_path: Path) 
     assert "marker.txt" in host.tool_result("glob")["result"]
 
 
-async def test_a_missing_credential_fails_the_turn_not_the_request(
+async def test_a_failed_turn_is_a_json_rpc_error_after_its_error_notification(
     host: Host, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await host.start()
     monkeypatch.delenv("ANTHROPIC_API_KEY")
 
-    result = await host.submit("Hello?")
+    response = await host.engine.handle(
+        {
+            "jsonrpc": "2.0",
+            "id": 9,
+            "method": "turn/submit",
+            "params": {"sessionId": "s-1", "turnId": "turn-1", "prompt": "Hello?"},
+        }
+    )
 
-    assert result["reply"] is None and result["finalEvent"] is None
-    assert result["error"]["code"] == "provider_not_configured"
+    assert response is not None and "result" not in response
+    assert response["id"] == 9
+    error = response["error"]
+    assert error["code"] == -32000
+    assert error["data"] == {
+        "code": "provider_not_configured",
+        "classification": "protocol",
+        "message": error["message"],
+    }
+    assert "ANTHROPIC_API_KEY" in error["message"]
     assert host.methods() == ["error"]
     assert host.notes[0]["params"]["recoverable"] is False
     assert host.fake.model_requests() == []

@@ -81,7 +81,6 @@ USAGE = Usage(100, 20, 30, 4, cost_usd=Decimal("0.012300"))
                 "result": "Error: x: y",
                 "durationMs": 3,
                 "agentName": "explorer",
-                "isError": True,
             },
         ),
         (Progress("compacted"), "progress", {"message": "compacted"}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import secrets
 import uuid
@@ -34,6 +35,8 @@ from amplifier_agent.store.ids import validate_session_id
 from amplifier_agent.store.sessions import Session, SessionStore
 
 MINTED_PREFIX = "sess-"
+
+log = logging.getLogger(__name__)
 
 
 def mint_session_id() -> str:
@@ -80,7 +83,16 @@ def dispatch_options(
     provider = host_config.provider
     if provider_override is not None:
         provider = _provider_choice(provider_override)
-    return DispatchOptions(directory, workspace, provider, mcp_config_path)
+    return DispatchOptions(directory, workspace, provider, _mcp_fallback(mcp_config_path))
+
+
+def _mcp_fallback(path: str | None) -> str | None:
+    """`initialize.mcpConfigPath` when it names a file; a missing one is a host's stale hint,
+    not a reason to refuse the session, so it is dropped with a warning (no MCP servers)."""
+    if path is None or Path(path).is_file():
+        return path
+    log.warning("mcpConfigPath %s does not exist; continuing without MCP servers", path)
+    return None
 
 
 def _directory(value: str) -> Path:

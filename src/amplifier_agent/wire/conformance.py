@@ -155,12 +155,19 @@ async def replay_fixture(
     upstream: ScriptedUpstream | None = None,
     placeholders: Mapping[str, str] | None = None,
     step_timeout_s: float = 60.0,
+    observed: Observed | None = None,
 ) -> FixtureReport:
-    """Replay one fixture and report it; a replay that cannot finish fails with kind `replay`."""
+    """Replay one fixture and report it; a replay that cannot finish fails with kind `replay`.
+
+    `observed`, when given, receives every request, response and notification of the replay,
+    so a caller can check them beyond the fixture's own assertions (e.g. against schemas).
+    """
     name = str(fixture.get("name", "?"))
     replay: _Replay | None = None
     try:
         replay = _prepare(fixture, workdir, upstream, placeholders or {}, step_timeout_s)
+        if observed is not None:
+            replay.observed = observed
         await replay.run()
     except (FixtureError, AmplifierError, OSError, TimeoutError) as exc:
         done = tuple(replay.results) if replay else ()

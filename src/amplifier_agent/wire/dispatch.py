@@ -118,7 +118,9 @@ class Engine:
         host_config = self._host_config
         if host_config is None:
             host_config = engine.load_host_config()[1]
-        check_protocol_version(received, allow_skew=host_config.allow_protocol_skew is True)
+        # Either switch allows skew: host_config for every host, the param for this one client.
+        allow_skew = host_config.allow_protocol_skew is True or params.flag("allowProtocolSkew")
+        check_protocol_version(received, allow_skew=allow_skew)
         options = engine.dispatch_options(
             host_config,
             cwd=params.optional_string("cwd"),
@@ -165,20 +167,14 @@ class Engine:
 
         report = await sessions.run_turn(turn, emit)
         if report.error is not None:
-            error = engine_error(report.error).data
-            return {
-                "reply": None,
-                "turnId": turn.turn_id,
-                "sessionId": turn.session_id,
-                "finalEvent": None,
-                "error": error,
-            }
+            # The closed 0.3.0 result has no room for a failure: it is the JSON-RPC error,
+            # sent after the turn's unrecoverable `error` notification.
+            raise engine_error(report.error)
         return {
             "reply": report.reply,
             "turnId": turn.turn_id,
             "sessionId": turn.session_id,
             "finalEvent": final[-1] if final else None,
-            "error": None,
         }
 
     def _deliver(self, notification: dict[str, Any]) -> None:

@@ -102,14 +102,15 @@ def event_fields(event: DisplayEvent) -> dict[str, Any]:
 
 
 def _tool_completed_fields(event: ToolCompleted) -> dict[str, Any]:
+    """Exactly the 0.3.0 fields: the schema is closed, so a failed call shows in `result`
+    (`Error: <code>: ...`) and, when the call raised or was refused, in the `error`
+    notification emitted before it."""
     fields: dict[str, Any] = {
         "toolCallId": event.tool_call_id,
         "name": event.name,
         "result": event.result,
         "durationMs": event.duration_ms,
     }
-    if event.is_error:
-        fields["isError"] = True
     return _with_agent(fields, event.agent_name)
 
 

@@ -104,16 +104,22 @@ def method_not_found(method: str) -> RpcError:
     return RpcError(METHOD_NOT_FOUND, f"method not found: {method}")
 
 
+SKEW_REMEDIATION = (
+    'set "allowProtocolSkew": true in host_config or in the initialize params to accept a '
+    "different protocol version"
+)
+
+
 def check_protocol_version(received: str, *, allow_skew: bool) -> None:
-    """Strict string equality with `PROTOCOL_VERSION` unless host_config allows skew."""
+    """Strict string equality with `PROTOCOL_VERSION` unless skew is allowed; the error data
+    names both versions the way the 0.3.0 schema does (`clientVersion`, `serverVersion`)."""
     if received == PROTOCOL_VERSION or allow_skew:
         return
-    message = (
-        f"client speaks protocol {received}, the engine {PROTOCOL_VERSION}; "
-        "set host_config allowProtocolSkew to accept a different version"
-    )
+    message = f"client speaks protocol {received}, the engine {PROTOCOL_VERSION}"
     data = _data("protocol_version_mismatch", message)
-    data.update(expected=PROTOCOL_VERSION, received=received)
+    data.update(
+        clientVersion=received, serverVersion=PROTOCOL_VERSION, remediation=SKEW_REMEDIATION
+    )
     raise RpcError(ENGINE_ERROR, message, data)
 
 
@@ -264,6 +270,7 @@ __all__ = [
     "JSONRPC_VERSION",
     "METHOD_NOT_FOUND",
     "PROTOCOL_VERSION",
+    "SKEW_REMEDIATION",
     "WIRE_CODES",
     "Capabilities",
     "Params",
