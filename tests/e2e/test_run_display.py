@@ -7,6 +7,7 @@ from typing import Any
 
 from testkit import Block, Reply, reply_text
 from tests.e2e.conftest import EVENT_TYPES, AgentCli
+from tests.wire.schemas import notification_problems
 
 
 def script_tool_turn(agent: AgentCli) -> None:
@@ -43,6 +44,7 @@ def test_ndjson_events_of_a_tool_turn_in_protocol_order(agent: AgentCli) -> None
     notifications = result.notifications()  # strict: every stderr line is one JSON object
     assert all(n["jsonrpc"] == "2.0" and "id" not in n for n in notifications)
     assert {n["method"] for n in notifications} <= EVENT_TYPES
+    assert [problem for n in notifications for problem in notification_problems(n)] == []
     assert result.methods() == [
         "thinking/delta",
         "thinking/final",
@@ -70,9 +72,9 @@ def test_ndjson_events_of_a_tool_turn_in_protocol_order(agent: AgentCli) -> None
     )
     assert "agentName" not in started
     completed, failed = by_method["tool/completed"]
-    assert completed["result"].startswith("hi\n") and "isError" not in completed
+    assert completed["result"].startswith("hi\n")
     assert isinstance(completed["durationMs"], int)
-    assert failed["isError"] is True and failed["result"].startswith("Error: ")
+    assert failed["result"].startswith("Error: ")
     (error,) = by_method["error"]
     assert (error["code"], error["recoverable"]) == ("tool_execution_failed", True)
     first_usage, second_usage = by_method["usage"]
@@ -141,6 +143,7 @@ def test_a_failed_turn_ends_with_one_unrecoverable_error_event(agent: AgentCli) 
 
     assert result.returncode == 1
     notifications = result.notifications(strict=False)
+    assert [problem for n in notifications for problem in notification_problems(n)] == []
     assert notifications[-1]["method"] == "error"
     assert notifications[-1]["params"]["recoverable"] is False
     assert "result/final" not in [n["method"] for n in notifications]

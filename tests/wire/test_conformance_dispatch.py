@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from amplifier_agent.wire.conformance import FixtureReport, load_fixtures, replay_fixture
+from amplifier_agent.wire.conformance_checks import Observed
 from testkit import FakeUpstream, Reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,13 +71,19 @@ def fixtures_by_name() -> dict[str, dict[str, Any]]:
     return {fixture["name"]: fixture for fixture in load_fixtures(FIXTURES)}
 
 
-async def replay(fixture: Mapping[str, Any], fake: FakeUpstream, workdir: Path) -> FixtureReport:
+async def replay(
+    fixture: Mapping[str, Any],
+    fake: FakeUpstream,
+    workdir: Path,
+    observed: Observed | None = None,
+) -> FixtureReport:
     workdir.mkdir(exist_ok=True)
     return await replay_fixture(
         fixture,
         workdir=workdir,
         upstream=ScriptedFake(fake),
         placeholders={"MCP_ECHO_SERVER": str(MCP_ECHO_SERVER)},
+        observed=observed,
     )
 
 
