@@ -204,3 +204,21 @@ async def test_every_message_of_every_dispatch_fixture_matches_the_schemas(
     # Only compaction emits `progress`; the translator test above covers its schema.
     assert notified == set(DISPLAY_EVENT_TYPES) - {"progress"}
     assert answered == {*RESULT_SCHEMAS, "error"}
+
+
+def test_the_notifications_scripted_for_the_sdks_match_the_schemas() -> None:
+    """The process fixtures' fake engine prints these lines; the SDKs are tested against them,
+    so they must be what the real engine could print."""
+    problems, checked = [], 0
+    for path in sorted((FIXTURES.parent / "process").glob("*.json")):
+        for line in json.loads(path.read_text("utf-8"))["stderr_lines"]:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # the noise lines a reader must skip
+            if isinstance(message, dict) and "method" in message:
+                checked += 1
+                problems += [f"{path.stem}: {p}" for p in notification_problems(message)]
+
+    assert checked > 0
+    assert problems == []
