@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/version_startup.py
 	$(BIN)/python bench/run_latency.py
 	$(BIN)/python bench/http_ttft.py
+	$(BIN)/python bench/http_hot_path.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache $(TS)/node_modules

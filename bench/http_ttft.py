@@ -14,81 +14,36 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import re
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from hotpath_client import percentile
+from hotpath_procs import (
+    Endpoint,
+    Placement,
+    agent_server,
+    fake_upstream,
+    script_fake,
+    server_command,
+)
+
 MODEL = "gpt-5"
-API_KEY = "bench-key-0123456789"
-BANNER = re.compile(r"listening on http://([\d.]+):(\d+)")
 DEFAULT_TEXT = "The quick brown fox jumps over the lazy dog."
+#: Sequential and single-client: nothing to keep apart, so no core pinning.
+UNPINNED = Placement(None, None, None)
 
 
 # -- processes ----------------------------------------------------------------------------------
 @contextmanager
-def fake_upstream(text: str) -> Iterator[tuple[str, int]]:
-    argv = [sys.executable, "-m", "testkit", "--default-text", text]
-    process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        url = json.loads(process.stdout.readline())["url"]
-        host, port = url.removeprefix("http://").split(":")
-        yield host, int(port)
-    finally:
-        _stop(process)
-
-
-@contextmanager
-def agent_server(upstream: tuple[str, int], home: Path) -> Iterator[tuple[str, int]]:
-    config = home / "host_config.json"
-    config.write_text(json.dumps({"providers": {"openai": {}}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMPLIFIER_", "OPENAI_"))}
-    env.update(
-        AMPLIFIER_AGENT_HOME=str(home / "state-root"),
-        HOME=str(home),
-        OPENAI_API_KEY="sk-bench",
-        OPENAI_BASE_URL=f"http://{upstream[0]}:{upstream[1]}/v1",
-    )
-    binary = Path(sys.executable).with_name("amplifier-agent")
-    argv = [str(binary), "serve", "chat-completions", "--port", "0", "--api-key", API_KEY]
-    argv += ["--config", str(config), "--log-level", "warning", "--workspace", "bench"]
-    process = subprocess.Popen(argv, cwd=home, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        yield _await_banner(process)
-    finally:
-        _stop(process)
-
-
-def _await_banner(process: subprocess.Popen[str]) -> tuple[str, int]:
-    assert process.stderr is not None
-    for line in process.stderr:
-        match = BANNER.search(line)
-        if match:
-            # Keep draining stderr so the server never blocks on a full pipe.
-            threading.Thread(target=process.stderr.read, daemon=True).start()
-            return match.group(1), int(match.group(2))
-    raise SystemExit(f"the server did not start (exit {process.wait()})")
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def scripted_fake(text: str) -> Iterator[Endpoint]:
+    with fake_upstream(UNPINNED) as fake:
+        script_fake(fake, {"blocks": [{"type": "text", "text": text}]})
+        yield fake
 
 
 # -- the client ---------------------------------------------------------------------------------
@@ -165,15 +120,7 @@ def _has_content(payload: bytes) -> bool:
 
 
 # -- measuring ----------------------------------------------------------------------------------
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(samples)
-    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
-
-
-def measure(
-    address: tuple[str, int], headers: dict[str, str], requests: int, warmup: int
-) -> list[float]:
+def measure(target: Endpoint, requests: int, warmup: int) -> list[float]:
     body = json.dumps(
         {
             "model": MODEL,
@@ -181,7 +128,8 @@ def measure(
             "stream": True,
         }
     ).encode()
-    client = StreamingClient(address, headers)
+    headers = {"Authorization": f"Bearer {target.token}"}
+    client = StreamingClient((target.host, target.port), headers)
     try:
         for _ in range(warmup):
             client.ttft(body)
@@ -206,12 +154,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--text", default=DEFAULT_TEXT)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as temp, fake_upstream(args.text) as upstream:
-        direct = measure(upstream, {"Authorization": "Bearer sk-bench"}, args.requests, args.warmup)
-        with agent_server(upstream, Path(temp)) as server:
-            through = measure(
-                server, {"Authorization": f"Bearer {API_KEY}"}, args.requests, args.warmup
-            )
+    with tempfile.TemporaryDirectory() as temp, scripted_fake(args.text) as fake:
+        direct = measure(fake, args.requests, args.warmup)
+        with agent_server(server_command(None, None), fake, UNPINNED, Path(temp)) as server:
+            through = measure(server.endpoint, args.requests, args.warmup)
     report = {
         "benchmark": "http_ttft",
         "requests": args.requests,

@@ -1,0 +1,274 @@
+"""The sections of `http_hot_path.py`: each scripts the fake, runs load-client jobs and returns its
+part of the report, with the headline numbers under `figures` and doubts under `warnings`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hotpath_client import percentile, summary
+from hotpath_procs import Endpoint, Placement, Server, run_job, script_fake
+
+Report = dict[str, Any]
+
+MODEL = "gpt-5"
+TEXT = "The quick brown fox jumps over the lazy dog."
+#: Direct-to-fake throughput must be this many times ours for our figures to be the server's.
+CLIENT_HEADROOM = 3.0
+#: A stream stalls when two consecutive frames are further apart than this.
+STALL_MS = 200.0
+#: The latency bound of "RPS at p99 <= 50 ms".
+RPS_P99_BOUND_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Params:
+    requests: int  # per target, for the interleaved latency and TTFT runs
+    warmup: int
+    gap_streams: int  # per target, paced at 10 ms per chunk
+    rps_clients: tuple[int, ...]
+    rps_seconds: float
+    rps_warmup_s: float
+    direct_seconds: float
+    cpu_requests: int
+    cpu_streams: int
+    stall_levels: tuple[int, ...]
+
+
+@dataclass
+class Context:
+    fake: Endpoint
+    server: Server
+    placement: Placement
+    params: Params
+
+    def job(self, kind: str, timeout_s: float, **fields: Any) -> Report:
+        targets = {"direct": self.fake.to_json(), "server": self.server.endpoint.to_json()}
+        job = {"kind": kind, "targets": targets, "pid": self.server.endpoint.pid, **fields}
+        return run_job(job, self.placement, timeout_s)
+
+
+def chat_body(stream: bool) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Say something short."}],
+        "stream": stream,
+    }
+
+
+def text_reply(deltas: int | None = None, delay_s: float = 0.0) -> dict[str, Any]:
+    """The fake's answer: TEXT in one delta, or `deltas` small ones, `delay_s` before each event."""
+    block: dict[str, Any] = {"type": "text", "text": TEXT}
+    if deltas is not None:
+        block["chunks"] = ["tok "] * deltas
+    return {"blocks": [block], "delay_s": delay_s}
+
+
+def added(direct: list[float], through: list[float], fraction: float) -> float | None:
+    if not direct or not through:
+        return None
+    return round(percentile(through, fraction) - percentile(direct, fraction), 3)
+
+
+# -- sections -----------------------------------------------------------------------------------
+def latency(ctx: Context) -> Report:
+    """Non-streamed requests, one client, alternating fake / server."""
+    p = ctx.params
+    script_fake(ctx.fake, text_reply())
+    result = ctx.job(
+        "interleaved", 300, stream=False, body=chat_body(False),
+        count=p.requests, warmup=p.warmup, max_s=240,
+    )  # fmt: skip
+    direct = result["samples"]["direct"]["latency_ms"]
+    through = result["samples"]["server"]["latency_ms"]
+    paired = [t - d for d, t in zip(direct, through, strict=False)]
+    return {
+        "rounds": result["rounds"],
+        "direct": summary(direct),
+        "through_server": summary(through),
+        "figures": {
+            "added_latency_p50_ms": added(direct, through, 0.5),
+            "added_latency_p99_ms": added(direct, through, 0.99),
+            "added_latency_paired_median_ms": round(statistics.median(paired), 3)
+            if paired
+            else None,
+        },
+    }
+
+
+def stream(ctx: Context) -> Report:
+    """Streamed requests, one client, alternating: TTFT against an instant fake, then the gaps
+    between content deltas against a fake pacing 32 deltas at 10 ms."""
+    p = ctx.params
+    script_fake(ctx.fake, text_reply())
+    first = ctx.job(
+        "interleaved", 300, stream=True, body=chat_body(True),
+        count=p.requests, warmup=p.warmup, max_s=240,
+    )  # fmt: skip
+    script_fake(ctx.fake, text_reply(deltas=32, delay_s=0.010))
+    paced = ctx.job(
+        "interleaved", 300, stream=True, body=chat_body(True),
+        count=p.gap_streams, warmup=1, max_s=240,
+    )  # fmt: skip
+    ttft = {name: first["samples"][name]["ttft_ms"] for name in ("direct", "server")}
+    gaps = {name: paced["samples"][name]["gaps_ms"] for name in ("direct", "server")}
+    return {
+        "ttft": {"direct": summary(ttft["direct"]), "through_server": summary(ttft["server"])},
+        "chunk_gap_10ms": {
+            "direct": summary(gaps["direct"]),
+            "through_server": summary(gaps["server"]),
+        },
+        "figures": {
+            "added_ttft_p50_ms": added(ttft["direct"], ttft["server"], 0.5),
+            "added_ttft_p99_ms": added(ttft["direct"], ttft["server"], 0.99),
+            "added_chunk_gap_p50_ms": added(gaps["direct"], gaps["server"], 0.5),
+            "added_chunk_gap_p99_ms": added(gaps["direct"], gaps["server"], 0.99),
+        },
+    }
+
+
+def cpu(ctx: Context) -> Report:
+    """Server CPU time (utime + stime) over fixed batches, 4 clients: non-streamed requests, then
+    streams of 4 and of 64 deltas, whose difference prices one more frame."""
+    p = ctx.params
+    script_fake(ctx.fake, text_reply())
+    ctx.job(
+        "batch", 120, target="server", clients=4, requests=20, stream=False, body=chat_body(False)
+    )
+    plain = ctx.job(
+        "batch", 600, target="server", clients=4, requests=p.cpu_requests,
+        stream=False, body=chat_body(False),
+    )  # fmt: skip
+    streams: dict[int, Report] = {}
+    for deltas in (4, 64):
+        script_fake(ctx.fake, text_reply(deltas=deltas))
+        streams[deltas] = ctx.job(
+            "batch", 600, target="server", clients=4, requests=p.cpu_streams,
+            stream=True, body=chat_body(True),
+        )  # fmt: skip
+    per_request = plain["cpu_s"] / plain["requests"]
+    small, large = (streams[k]["cpu_s"] / streams[k]["requests"] for k in (4, 64))
+    frames = {k: streams[k]["frames"] / streams[k]["requests"] for k in (4, 64)}
+    per_frame = (large - small) / (frames[64] - frames[4])
+    return {
+        "clock_tick_ms": round(1000 / os.sysconf("SC_CLK_TCK"), 3),
+        "non_stream": plain,
+        "stream_4_deltas": streams[4],
+        "stream_64_deltas": streams[64],
+        "frames_per_stream": frames,
+        "figures": {
+            "cpu_ms_per_request": round(per_request * 1e3, 3),
+            "cpu_ms_per_stream_request_64_deltas": round(large * 1e3, 3),
+            "cpu_us_per_stream_frame": round(per_frame * 1e6, 1),
+        },
+    }
+
+
+def rps(ctx: Context) -> Report:
+    """Closed-loop keep-alive clients, non-streamed, for a bounded time per step; the same step
+    straight to the fake shows how far the client and the fake could go."""
+    p = ctx.params
+    steps: list[Report] = []
+    for clients in p.rps_clients:
+        script_fake(ctx.fake, text_reply())
+        common = {"clients": clients, "body": chat_body(False)}
+        direct = ctx.job(
+            "closed_loop", 120, target="direct", duration_s=p.direct_seconds,
+            warmup_s=min(p.rps_warmup_s, 0.5), **common,
+        )  # fmt: skip
+        through = ctx.job(
+            "closed_loop", 180, target="server", duration_s=p.rps_seconds,
+            warmup_s=p.rps_warmup_s, **common,
+        )  # fmt: skip
+        steps.append({"clients": clients, "through_server": through, "direct": direct})
+    within = [
+        s["through_server"]["rps"]
+        for s in steps
+        if s["through_server"]["errors"] == 0
+        and s["through_server"]["latency"].get("p99_ms", math.inf) <= RPS_P99_BOUND_MS
+    ]
+    peak = max(s["through_server"]["rps"] for s in steps)
+    direct_peak = max(s["direct"]["rps"] for s in steps)
+    warnings = [
+        f"rps: {s['through_server']['errors']} errors through the server at {s['clients']} clients"
+        for s in steps
+        if s["through_server"]["errors"]
+    ]
+    warnings += [
+        f"rps: only {s['through_server']['latency']['count']} answers in the window at "
+        f"{s['clients']} clients; a longer run (no --quick) gives a steadier figure"
+        for s in steps
+        if s["through_server"]["latency"]["count"] < 2 * s["clients"]
+    ]
+    limited = direct_peak < CLIENT_HEADROOM * peak
+    if limited:
+        warnings.append(
+            f"rps: straight to the fake the client peaks at {direct_peak} rps, under "
+            f"{CLIENT_HEADROOM:g}x the server's {peak}: the client or the fake may be the limit"
+        )
+    return {
+        "steps": steps,
+        "client_limited": limited,
+        "warnings": warnings,
+        "figures": {
+            "rps_at_p99_le_50ms": max(within, default=0.0),
+            "peak_rps": peak,
+            "direct_peak_rps": direct_peak,
+        },
+    }
+
+
+def _stall_step(ctx: Context, target: str, count: int) -> Report:
+    result = ctx.job("concurrent_streams", 180, target=target, streams=count, body=chat_body(True))
+    gaps = result.pop("max_gap_ms")
+    result["passed"] = (
+        result["completed"] == count
+        and not result["errors"]
+        and max(gaps, default=math.inf) <= STALL_MS
+    )
+    result["max_gap"] = summary(gaps)
+    result["first_frame"] = summary(result.pop("first_frame_ms"))
+    frames = result.pop("frames")
+    result["frames_min"] = min(frames, default=0)
+    return result
+
+
+def streams(ctx: Context) -> Report:
+    """N concurrent streams of 64 deltas paced at 20 ms: the largest N with no gap over 200 ms
+    between consecutive frames of any stream; each level is first run straight to the fake."""
+    levels: list[Report] = []
+    largest, warnings = 0, []
+    for count in ctx.params.stall_levels:
+        script_fake(ctx.fake, text_reply(deltas=64, delay_s=0.020))
+        level: Report = {"streams": count, "direct": _stall_step(ctx, "direct", count)}
+        levels.append(level)
+        if not level["direct"]["passed"]:
+            warnings.append(
+                f"streams: {count} streams stall even straight to the fake; the client or the "
+                "fake is the limit, so stall_free_streams is a lower bound"
+            )
+            break
+        level["through_server"] = _stall_step(ctx, "server", count)
+        if not level["through_server"]["passed"]:
+            break
+        largest = count
+    return {
+        "stall_gap_ms": STALL_MS,
+        "levels": levels,
+        "warnings": warnings,
+        "figures": {"stall_free_streams": largest},
+    }
+
+
+SECTIONS: dict[str, Callable[[Context], Report]] = {
+    "latency": latency,
+    "stream": stream,
+    "cpu": cpu,
+    "rps": rps,
+    "streams": streams,
+}
