@@ -1,8 +1,5 @@
-"""The load client of `http_hot_path.py`: raw-socket HTTP/1.1 keep-alive connections on asyncio.
-
-Run as a process with one job as JSON on stdin; it prints the result as JSON on stdout:
-
-    python bench/hotpath_client.py < job.json
+"""The load client of `http_hot_path.py`: raw-socket HTTP/1.1 keep-alive connections on asyncio,
+the statistics of its samples, and the server's CPU time from /proc.
 
 Its per-request cost is a few tens of microseconds and the same for both targets (the fake
 upstream called directly, and our server), so differences between the two are the server's.

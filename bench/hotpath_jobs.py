@@ -1,6 +1,6 @@
 """The load patterns of `http_hot_path.py`, run in their own (pinned) process.
 
-    python bench/hotpath_jobs.py < job.json      # prints the job's result as one JSON object
+    python bench/hotpath_jobs.py '{"kind": ...}'     # prints the job's result as one JSON object
 
 A job names its kind (`interleaved`, `closed_loop`, `batch`, `concurrent_streams`), the targets
 (`{"direct": {...}, "server": {...}}`, each host/port/token), the request `body` and its own
@@ -109,7 +109,8 @@ class _Window:
 
 async def closed_loop(job: Job, targets: dict[str, Target]) -> dict[str, Any]:
     """`clients` keep-alive connections, each sending its next request as soon as the last one
-    is answered; counts the responses that complete inside the measured window."""
+    is answered (read to its end when `stream`); counts the responses that complete inside the
+    measured window."""
     target = targets[job["target"]]
     clients, duration = int(job["clients"]), float(job["duration_s"])
     warmup = float(job["warmup_s"])
@@ -120,10 +121,11 @@ async def closed_loop(job: Job, targets: dict[str, Target]) -> dict[str, Any]:
     async def client() -> None:
         connection = Connection(target)
         request = connection.request(job["body"])
+        send = connection.post_stream if job.get("stream") else connection.post_json
         answered = False
         while (sent := time.perf_counter()) < window.closes and len(errors) < 100:
             try:
-                await _timed(connection.post_json(request))
+                await _timed(send(request))
             except (BenchError, TimeoutError, OSError) as exc:
                 errors.append(str(exc) or type(exc).__name__)
                 connection.close()
@@ -219,7 +221,7 @@ KINDS: dict[str, Callable[[Job, dict[str, Target]], Awaitable[dict[str, Any]]]] 
 
 
 def main() -> None:
-    job = json.load(sys.stdin)
+    job = json.loads(sys.argv[1])
     job["body"] = json.dumps(job["body"]).encode()
     targets = {name: Target.from_json(name, data) for name, data in job["targets"].items()}
     try:

@@ -186,31 +186,58 @@ class JobError(Exception):
     """A load-client job failed; the message carries its stderr."""
 
 
+def job_spec(kind: str, fake: Endpoint, server: Server, **fields: Any) -> dict[str, Any]:
+    """A job for `hotpath_jobs.py`: both targets, the server's pid, and the job's own fields."""
+    targets = {"direct": fake.to_json(), "server": server.endpoint.to_json()}
+    return {"kind": kind, "targets": targets, "pid": server.endpoint.pid, **fields}
+
+
+def start_job(job: dict[str, Any], placement: Placement) -> subprocess.Popen[str]:
+    """Start one job of `hotpath_jobs.py` in a pinned process; `finish_job` collects it."""
+    argv = [sys.executable, str(BENCH / "hotpath_jobs.py"), json.dumps(job)]
+    return subprocess.Popen(
+        placement.pin(argv, placement.client),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish_job(process: subprocess.Popen[str], kind: str, timeout_s: float) -> dict[str, Any]:
+    """The JSON result of a started job; kills it if it outlives `timeout_s`."""
+    try:
+        out, err = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        raise JobError(f"{kind} did not finish within {timeout_s:.0f} s") from None
+    if process.returncode != 0:
+        raise JobError(err.strip().splitlines()[-1] if err.strip() else f"{kind} failed")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
 def run_job(job: dict[str, Any], placement: Placement, timeout_s: float) -> dict[str, Any]:
     """Run one job of `hotpath_jobs.py` in a pinned process and return its JSON result."""
-    argv = placement.pin([sys.executable, str(BENCH / "hotpath_jobs.py")], placement.client)
-    try:
-        done = subprocess.run(
-            argv, input=json.dumps(job), capture_output=True, text=True, timeout=timeout_s
-        )
-    except subprocess.TimeoutExpired:
-        raise JobError(f"{job['kind']} did not finish within {timeout_s:.0f} s") from None
-    if done.returncode != 0:
-        raise JobError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
+    return finish_job(start_job(job, placement), job["kind"], timeout_s)
 
 
 # -- /proc ----------------------------------------------------------------------------------------
 def memory_mib(pid: int) -> dict[str, float]:
     """VmRSS (now) and VmHWM (the peak so far) of a process, in MiB."""
-    values: dict[str, float] = {}
+    status = _status(pid)
+    return {key: round(int(status[key].split()[0]) / 1024, 1) for key in ("VmRSS", "VmHWM")}
+
+
+def preemptions(pid: int) -> int:
+    """How often the scheduler has taken the CPU away from a running process: other work on its
+    core, the main source of noise in these figures."""
+    return int(_status(pid)["nonvoluntary_ctxt_switches"])
+
+
+def _status(pid: int) -> dict[str, str]:
     with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = round(int(rest.split()[0]) / 1024, 1)
-    return values
+        return dict(line.split(":", 1) for line in handle if ":" in line)
 
 
 class RssSampler:

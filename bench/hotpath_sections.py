@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotpath_client import percentile, summary
-from hotpath_procs import Endpoint, Placement, Server, run_job, script_fake
+from hotpath_procs import Endpoint, Placement, Server, job_spec, run_job, script_fake
 
 Report = dict[str, Any]
 
@@ -48,8 +48,7 @@ class Context:
     params: Params
 
     def job(self, kind: str, timeout_s: float, **fields: Any) -> Report:
-        targets = {"direct": self.fake.to_json(), "server": self.server.endpoint.to_json()}
-        job = {"kind": kind, "targets": targets, "pid": self.server.endpoint.pid, **fields}
+        job = job_spec(kind, self.fake, self.server, **fields)
         return run_job(job, self.placement, timeout_s)
 
 

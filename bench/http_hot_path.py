@@ -32,6 +32,7 @@ from hotpath_procs import (
     agent_server,
     fake_upstream,
     memory_mib,
+    preemptions,
     server_command,
 )
 from hotpath_sections import SECTIONS, Context, Params
@@ -151,15 +152,20 @@ def measure(args: argparse.Namespace, placement: Placement) -> Report:
         time.sleep(1.0)  # let start-up work (model list, caches) finish before "idle"
         idle = memory_mib(server.endpoint.pid)["VmRSS"]
         ctx = Context(fake, server, placement, params)
+        preempted, started = preemptions(server.endpoint.pid), time.monotonic()
         sections, peak = run_sections(ctx, args.sections)
         after = memory_mib(server.endpoint.pid)
+        noise = {
+            "server_preemptions": preemptions(server.endpoint.pid) - preempted,
+            "seconds": round(time.monotonic() - started, 1),
+        }
         rss = {
             "idle_mib": idle,
             "under_load_peak_mib": peak if args.sections else None,
             "after_load_mib": after["VmRSS"],
             "vm_hwm_mib": after["VmHWM"],
         }
-        return _report(args, placement, server, sections, rss)
+        return _report(args, placement, server, sections, rss, noise)
 
 
 def _report(
@@ -168,6 +174,7 @@ def _report(
     server: Server,
     sections: dict[str, Report],
     rss: Report,
+    noise: Report,
 ) -> Report:
     figures = headline(sections, rss)
     warnings = [w for s in sections.values() for w in s.pop("warnings", [])]
@@ -175,7 +182,12 @@ def _report(
         "benchmark": "http_hot_path",
         "mode": "quick" if args.quick else "full",
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), **placement.to_json()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            **placement.to_json(),
+            **noise,
+        },
         "server_argv": server.argv[: server.argv.index("serve") + 2],
         "figures": figures,
         "goals": {g.figure: g.judge(figures.get(g.figure)) for g in GOALS},
