@@ -15,7 +15,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,7 +212,7 @@ async def concurrent_streams(job: Job, targets: dict[str, Target]) -> dict[str, 
     }
 
 
-KINDS: dict[str, Callable[[Job, dict[str, Target]], Awaitable[dict[str, Any]]]] = {
+KINDS: dict[str, Callable[[Job, dict[str, Target]], Coroutine[Any, Any, dict[str, Any]]]] = {
     "interleaved": interleaved,
     "closed_loop": closed_loop,
     "batch": batch,

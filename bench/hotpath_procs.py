@@ -115,6 +115,22 @@ def server_command(server_python: str | None, server_cmd: list[str] | None) -> l
     return [str(Path(sys.executable).with_name("amplifier-agent"))]
 
 
+def checkout_commit(command: list[str]) -> str | None:
+    """The git commit of the checkout the server command lives in (a venv inside a checkout),
+    or None when that cannot be told."""
+    folder = Path(shutil.which(command[0]) or command[0]).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 @contextmanager
 def agent_server(
     command: list[str], fake: Endpoint, placement: Placement, home: Path

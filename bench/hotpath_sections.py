@@ -185,24 +185,29 @@ def rps(ctx: Context) -> Report:
             warmup_s=p.rps_warmup_s, **common,
         )  # fmt: skip
         steps.append({"clients": clients, "through_server": through, "direct": direct})
+    return {"steps": steps, **_rps_verdict(steps)}
+
+
+def _rps_verdict(steps: list[Report]) -> Report:
+    """The figures of the steps, and whether the client, errors or thin samples cast doubt."""
+    through = [(s["clients"], s["through_server"]) for s in steps]
     within = [
-        s["through_server"]["rps"]
-        for s in steps
-        if s["through_server"]["errors"] == 0
-        and s["through_server"]["latency"].get("p99_ms", math.inf) <= RPS_P99_BOUND_MS
+        result["rps"]
+        for _, result in through
+        if not result["errors"] and result["latency"].get("p99_ms", math.inf) <= RPS_P99_BOUND_MS
     ]
-    peak = max(s["through_server"]["rps"] for s in steps)
+    peak = max(result["rps"] for _, result in through)
     direct_peak = max(s["direct"]["rps"] for s in steps)
     warnings = [
-        f"rps: {s['through_server']['errors']} errors through the server at {s['clients']} clients"
-        for s in steps
-        if s["through_server"]["errors"]
+        f"rps: {result['errors']} errors through the server at {clients} clients"
+        for clients, result in through
+        if result["errors"]
     ]
     warnings += [
-        f"rps: only {s['through_server']['latency']['count']} answers in the window at "
-        f"{s['clients']} clients; a longer run (no --quick) gives a steadier figure"
-        for s in steps
-        if s["through_server"]["latency"]["count"] < 2 * s["clients"]
+        f"rps: only {result['latency']['count']} answers in the window at {clients} clients; "
+        "a longer run (no --quick) gives a steadier figure"
+        for clients, result in through
+        if result["latency"]["count"] < 2 * clients
     ]
     limited = direct_peak < CLIENT_HEADROOM * peak
     if limited:
@@ -211,7 +216,6 @@ def rps(ctx: Context) -> Report:
             f"{CLIENT_HEADROOM:g}x the server's {peak}: the client or the fake may be the limit"
         )
     return {
-        "steps": steps,
         "client_limited": limited,
         "warnings": warnings,
         "figures": {
