@@ -166,5 +166,6 @@ async def test_unsupported_media_type_is_checked_before_the_body() -> None:
         "prompt_tokens": 10,
         "completion_tokens": 5,
         "total_tokens": 15,
+        "prompt_tokens_details": {"cached_tokens": 0},
         "cost_usd": "0.001",
     }

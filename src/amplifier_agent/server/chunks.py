@@ -26,17 +26,22 @@ def completion_id() -> str:
 
 
 def usage_json(usage: Usage | None) -> dict[str, Any]:
-    """OpenAI usage plus the non-standard `cost_usd` string (omitted when unknown)."""
+    """OpenAI usage, `prompt_tokens_details.cached_tokens` always present (clients read it
+    without a guard), plus the non-standard `cost_usd` string (omitted when unknown)."""
     if usage is None:
-        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        return {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        }
     prompt, completion = usage.prompt_tokens, usage.output_tokens
     body: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
     }
-    if usage.cache_read_tokens:
-        body["prompt_tokens_details"] = {"cached_tokens": usage.cache_read_tokens}
     if usage.cost_usd is not None:
         body["cost_usd"] = format_decimal(usage.cost_usd)
     return body
