@@ -109,7 +109,9 @@ def _tool_use_ids(body: dict[str, Any]) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("stream", ["1", "0"], ids=["streamed", "buffered"])
+@pytest.mark.parametrize(
+    "stream", ["1", "0", "default"], ids=["streamed", "buffered", "stream-omitted"]
+)
 def test_parallel_host_tool_round_trip(
     server: RunningServer, fake_upstream: FakeUpstream, stream: str
 ) -> None:
@@ -126,6 +128,11 @@ def test_parallel_host_tool_round_trip(
     if stream == "1":
         # Each call arrives as one whole delta, never split (SPEC §8.8).
         assert first["deltasPerCall"] == [1, 1]
+    else:
+        assert first["object"] == final["object"] == "chat.completion"
+    if stream == "default":
+        # The negotiated case: no `stream` field, and the SDK asks for JSON.
+        assert result["sent"] == [{"accept": "application/json", "stream": None}] * 2
     assert (first["usage"]["prompt_tokens"], first["usage"]["completion_tokens"]) == (400, 30)
     assert final["finishReason"] == "stop" and final["text"] == "Both words have 5 letters."
     echoed = result["history"][1]

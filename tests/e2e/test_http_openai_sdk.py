@@ -3,6 +3,7 @@ behind it, the fake Anthropic upstream behind that."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import genai_prices
 import openai
 import pytest
+from openai.types.chat import ChatCompletion
 
 from testkit import Block, FakeUpstream, Reply, reply_text, reply_tool_calls
 from tests.e2e.server_harness import RunningServer, running_server, server_env, write_config
@@ -75,6 +77,8 @@ def test_stream_helper_receives_text_and_costed_usage(
     assert final.choices[0].finish_reason == "stop"
     assert final.usage is not None
     assert (final.usage.prompt_tokens, final.usage.completion_tokens) == (1200, 80)
+    assert final.usage.prompt_tokens_details is not None
+    assert final.usage.prompt_tokens_details.cached_tokens == 0
     cost = final.usage.model_extra["cost_usd"]  # type: ignore[index]
     assert isinstance(cost, str) and Decimal(cost) == expected_cost(1200, 80)
 
@@ -97,6 +101,45 @@ def test_plain_create_stream_true_and_stream_false(
     assert completion.object == "chat.completion"
     assert completion.choices[0].message.content == "buffered"
     assert completion.usage is not None and completion.usage.total_tokens == 15
+    assert completion.usage.prompt_tokens_details is not None
+    assert completion.usage.prompt_tokens_details.cached_tokens == 0
+
+
+def _one_browser_call() -> Reply:
+    return reply_tool_calls(("toolu_01A", "open_browser", {"url": "https://a.example"}))
+
+
+@pytest.mark.parametrize("calls", [0, 1, 2], ids=["text", "one-call", "two-calls"])
+def test_default_create_without_stream_returns_a_chat_completion(
+    client: openai.OpenAI, fake_upstream: FakeUpstream, calls: int
+) -> None:
+    replies = {
+        0: reply_text("plain answer", usage={"input": 20, "output": 4, "cache_read": 300}),
+        1: _one_browser_call(),
+        2: _two_browser_calls(),
+    }
+    fake_upstream.enqueue(replies[calls])
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "go"}],
+        tools=[BROWSER_TOOL],  # type: ignore[list-item]
+    )
+    # What makes this the negotiated case: the SDK sends no `stream` and asks for JSON.
+    assert "stream" not in json.loads(raw.http_request.content)
+    assert raw.http_request.headers["accept"] == "application/json"
+    assert raw.headers["content-type"] == "application/json"
+    completion = raw.parse()
+    assert isinstance(completion, ChatCompletion)
+    choice = completion.choices[0]
+    tool_calls = choice.message.tool_calls or []
+    assert [c.function.name for c in tool_calls] == ["open_browser"] * calls
+    assert [c.id for c in tool_calls] == ["toolu_01A", "toolu_01B"][:calls]
+    assert choice.finish_reason == ("tool_calls" if calls else "stop")
+    if calls == 0:
+        assert choice.message.content == "plain answer"
+        assert completion.usage is not None and completion.usage.prompt_tokens == 320
+        assert completion.usage.prompt_tokens_details is not None
+        assert completion.usage.prompt_tokens_details.cached_tokens == 300
 
 
 def _two_browser_calls() -> Reply:

@@ -457,6 +457,19 @@ def test_streaming_options() -> None:
     assert request.include_usage is False
 
 
+def test_stream_default_applies_only_when_stream_is_absent() -> None:
+    assert parse_chat_request(body(), stream_default=False).stream is False
+    assert parse_chat_request(body(), stream_default=True).stream is True
+    assert parse_chat_request(body(stream=True), stream_default=False).stream is True
+    assert parse_chat_request(body(stream=False), stream_default=True).stream is False
+
+
+def test_stream_null_is_refused_whatever_the_default() -> None:
+    with pytest.raises(HttpError) as caught:
+        parse_chat_request(body(stream=None), stream_default=False)
+    assert (caught.value.code, caught.value.param) == ("invalid_type", "stream")
+
+
 def test_sampling_parameters() -> None:
     request = parse_chat_request(
         body(temperature=0, top_p=1, max_tokens=100, stop="END", n=1, user="u", metadata={"k": 1})

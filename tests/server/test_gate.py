@@ -15,6 +15,7 @@ from amplifier_agent.server.gate import (
     cors_origin,
     host_allowed,
     origin_allowed,
+    prefers_json,
     request_id,
     session_header,
 )
@@ -291,6 +292,52 @@ def test_request_id_generated_otherwise(value: str | None) -> None:
     generated = request_id(value)
     assert GENERATED.fullmatch(generated)
     assert request_id(value) != generated
+
+
+# -- Accept (content negotiation when `stream` is absent) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json",  # the openai SDKs and LiteLLM
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/json, text/event-stream;q=0.5",
+        "text/event-stream;q=0, application/json",
+        "application/json, */*;q=0.8",
+        "application/*",
+        "application/json;q=0.9, text/*;q=0.1",
+        "text/event-stream;q=0.2,application/json;q=0.3",
+    ],
+)
+def test_accept_ranking_json_first_prefers_json(accept: str) -> None:
+    assert prefers_json(accept) is True
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        None,
+        "",
+        "   ",
+        "*/*",  # curl, fetch
+        "text/event-stream",
+        "application/json, text/event-stream",  # a tie keeps the default
+        "application/json, */*",
+        "application/json;q=0.5, text/event-stream",
+        "application/json;q=0, */*",
+        "text/html",
+        "application/json;q=abc",  # a malformed range counts as absent
+        "application/json;q=2",
+        "application/json;q=nan",
+        "json",
+        "application/",
+        ",,,",
+    ],
+)
+def test_anything_else_keeps_the_sse_default(accept: str | None) -> None:
+    assert prefers_json(accept) is False
 
 
 # -- Session header ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from amplifier_agent.server.gate import (
     cors_origin,
     host_allowed,
     origin_allowed,
+    prefers_json,
     request_id,
     session_header,
 )
@@ -125,7 +126,14 @@ class AgentApp:
             if not content_type_ok(headers.get("content-type")):
                 raise errors.unsupported_media_type()
             body = await _read_body(exchange.receive, MAX_BODY_BYTES)
-            await handle_chat(self.chat, exchange, body, rid, lambda: session_header(headers))
+            await handle_chat(
+                self.chat,
+                exchange,
+                body,
+                rid,
+                lambda: session_header(headers),
+                prefers_json=prefers_json(_joined_header(scope, b"accept")),
+            )
         else:
             raise errors.not_found(path)
 
@@ -147,6 +155,12 @@ def _headers(scope: Scope) -> dict[str, str]:
     for name, value in scope.get("headers", ()):
         result.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
     return result
+
+
+def _joined_header(scope: Scope, name: bytes) -> str | None:
+    """Every value of a list-valued header joined with commas, as HTTP allows it to be split."""
+    values = [bytes(v).decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == name]
+    return ", ".join(values) if values else None
 
 
 def _raw_header(scope: Scope, name: bytes) -> bytes | None:

@@ -96,12 +96,13 @@ class ChatRequest:
     ignored_params: tuple[str, ...] = ()
 
 
-def parse_chat_request(body: bytes) -> ChatRequest:
-    """Validate a request body; fields are checked in a fixed order, the first failure wins."""
+def parse_chat_request(body: bytes, *, stream_default: bool = True) -> ChatRequest:
+    """Validate a request body; fields are checked in a fixed order, the first failure wins.
+    `stream_default` applies when the body has no `stream` (the `Accept` header decides it)."""
     document = _decode(body)
     _refuse_forbidden(document)
     _check_n(document.get("n"))
-    stream = _stream(document)
+    stream = _stream(document, stream_default)
     return ChatRequest(
         model=as_string(required(document, "model"), "model"),
         messages=parse_messages(required(document, "messages")),
@@ -145,9 +146,9 @@ def _check_n(value: object) -> None:
     raise bad_request("unsupported_parameter", "n", "Only n=1 is supported")
 
 
-def _stream(document: JsonObject) -> bool:
-    # `null` is refused rather than read as absent: OpenAI's default is false, ours is true.
-    return as_bool(document["stream"], "stream") if "stream" in document else True
+def _stream(document: JsonObject, default: bool) -> bool:
+    # `null` is refused rather than read as absent: an explicit value must be a real choice.
+    return as_bool(document["stream"], "stream") if "stream" in document else default
 
 
 def _include_usage(options: object, stream: bool) -> bool:

@@ -90,10 +90,13 @@ async def handle_chat(
     body: bytes,
     request_id: str,
     session_id: Callable[[], str | None],
+    *,
+    prefers_json: bool = False,
 ) -> None:
     """Serve one chat request; `session_id` validates the session header when called, which
-    happens only after the body and the model were accepted (SPEC §8.4 order)."""
-    request = parse_chat_request(body)
+    happens only after the body and the model were accepted (SPEC §8.4 order). `prefers_json`
+    (from `Accept`) answers with one JSON body when the request does not say `stream`."""
+    request = parse_chat_request(body, stream_default=not prefers_json)
     conversation = to_conversation(request.messages)
     if ctx.draining:
         raise errors.shutting_down()

@@ -121,6 +121,56 @@ def content_type_ok(value: str | None) -> bool:
     return media in _ACCEPTED_MEDIA or _MEDIA_SUFFIX_JSON_RE.fullmatch(media) is not None
 
 
+def prefers_json(accept: str | None) -> bool:
+    """Whether an `Accept` header ranks `application/json` above `text/event-stream`.
+
+    Why: the official openai SDKs and LiteLLM omit `stream` for a non-stream call and send
+    `Accept: application/json`; they cannot read SSE. Each type gets the q-value of its most
+    specific matching range (`*/*` and `text/*` count too); a tie, a missing header or an
+    unparsable one keeps the documented default, SSE.
+    """
+    if accept is None or not accept.strip():
+        return False
+    ranges = [parsed for item in accept.split(",") if (parsed := _media_range(item))]
+    return _quality(ranges, "application", "json") > _quality(ranges, "text", "event-stream")
+
+
+def _media_range(item: str) -> tuple[str, str, float] | None:
+    """`(type, subtype, q)` of one `Accept` element; None when it is malformed."""
+    media, *params = item.split(";")
+    kind, slash, subtype = media.strip().lower().partition("/")
+    if not slash or not kind or not subtype:
+        return None
+    quality = 1.0
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                return None
+            if not 0.0 <= quality <= 1.0:
+                return None
+    return kind, subtype, quality
+
+
+def _quality(ranges: list[tuple[str, str, float]], kind: str, subtype: str) -> float:
+    """The q-value the most specific matching range gives `kind/subtype` (0 when none does)."""
+    best_rank, best_q = -1, 0.0
+    for range_kind, range_subtype, quality in ranges:
+        if (range_kind, range_subtype) == (kind, subtype):
+            rank = 2
+        elif (range_kind, range_subtype) == (kind, "*"):
+            rank = 1
+        elif (range_kind, range_subtype) == ("*", "*"):
+            rank = 0
+        else:
+            continue
+        if rank > best_rank or (rank == best_rank and quality > best_q):
+            best_rank, best_q = rank, quality
+    return best_q
+
+
 def request_id(client_value: str | None) -> str:
     """The client's `x-request-id` when it is a safe token, else `req_<24 hex>`."""
     if client_value is not None and _REQUEST_ID_RE.fullmatch(client_value):

@@ -1,7 +1,8 @@
 // A host-tool round trip: the script declares `word_length`, runs every call the model asks for
 // locally and posts the results back until the model answers. Env: BASE_URL, API_KEY, MODEL,
-// STREAM ("1" streams each leg, "0" does not), SESSION_ID (optional).
-import { clientFromEnv, main, requireEnv } from "./common.mjs";
+// STREAM ("1" streams each leg, "0" sends stream:false, "default" sends no stream field, the
+// SDK's plain non-stream call), SESSION_ID (optional).
+import { clientFromEnv, main, requireEnv, sent } from "./common.mjs";
 
 const TOOLS = [
   {
@@ -62,9 +63,10 @@ async function streamedLeg(client, body) {
 }
 
 async function bufferedLeg(client, body) {
-  const completion = await client.chat.completions.create({ ...body, stream: false });
+  const completion = await client.chat.completions.create(body);
   const choice = completion.choices[0];
   return {
+    object: completion.object,
     text: choice.message.content,
     calls: choice.message.tool_calls ?? [],
     finishReason: choice.finish_reason,
@@ -72,9 +74,15 @@ async function bufferedLeg(client, body) {
   };
 }
 
+const LEGS = {
+  1: streamedLeg,
+  0: (client, body) => bufferedLeg(client, { ...body, stream: false }),
+  default: bufferedLeg,
+};
+
 main(async () => {
   const client = clientFromEnv();
-  const leg = process.env.STREAM === "0" ? bufferedLeg : streamedLeg;
+  const leg = LEGS[process.env.STREAM ?? "1"];
   const messages = [{ role: "user", content: "How long are the words alpha and gamma?" }];
   const legs = [];
   for (let i = 0; i < MAX_LEGS; i += 1) {
@@ -87,5 +95,5 @@ main(async () => {
       messages.push({ role: "tool", tool_call_id: call.id, content: runTool(call) });
     }
   }
-  return { legs, history: messages };
+  return { legs, history: messages, sent };
 });
