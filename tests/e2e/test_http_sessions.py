@@ -95,6 +95,32 @@ def test_client_session_header_wins_and_bad_ids_are_refused(
     assert len(fake.model_requests()) == 2
 
 
+def test_the_longest_valid_client_id_is_accepted_and_one_more_is_refused(
+    http: httpx2.Client, server: RunningServer, fake: FakeUpstream
+) -> None:
+    longest, too_long = "L" * 127 + "9", "L" * 129
+    fake.enqueue(reply_text("first"), reply_text("second"))
+    history: list[dict[str, Any]] = []
+    for prompt in ("a", "b"):
+        history.append({"role": "user", "content": prompt})
+        response = chat(http, history, longest)
+        assert response.status_code == 200, response.text
+        history.append(response.json()["choices"][0]["message"])
+    assert roles_and_texts(transcript_lines(server, longest)) == [
+        ("user", "a"),
+        ("assistant", "first"),
+        ("user", "b"),
+        ("assistant", "second"),
+    ]
+    assert metadata(server, longest)["turns"] == 2
+    error = assert_error(
+        chat(http, [{"role": "user", "content": "c"}], too_long), 400, "invalid_session_id"
+    )
+    assert "128" in error["message"]
+    assert len(fake.model_requests()) == 2
+    assert not (sessions_dir(server) / f"http-{too_long}").exists()
+
+
 def test_matching_history_is_appended_and_a_diverging_one_reconciled(
     http: httpx2.Client, server: RunningServer, fake: FakeUpstream
 ) -> None:

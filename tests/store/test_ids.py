@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from amplifier_agent.core.errors import SessionError
-from amplifier_agent.store.ids import session_dir, turn_id, validate_session_id, validate_turn_id
+from amplifier_agent.store.ids import (
+    HTTP_SESSION_PREFIX,
+    session_dir,
+    turn_id,
+    validate_session_id,
+    validate_turn_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,6 +39,20 @@ def test_session_dir_joins_a_valid_id(workdir: Path) -> None:
 
 @pytest.mark.parametrize("value", ["..", "../x", "a/b", "a" * 129])
 def test_session_dir_rejects_traversal(workdir: Path, value: str) -> None:
+    with pytest.raises(SessionError) as info:
+        session_dir(workdir / "sessions", value)
+    assert info.value.code == "invalid_session"
+
+
+def test_a_face_prefix_does_not_count_against_the_client_id(workdir: Path) -> None:
+    longest = HTTP_SESSION_PREFIX + "a" * 128
+    assert session_dir(workdir / "sessions", longest) == workdir / "sessions" / longest
+
+
+@pytest.mark.parametrize(
+    "value", [HTTP_SESSION_PREFIX + "a" * 129, HTTP_SESSION_PREFIX + "../x", "x" + "a" * 133]
+)
+def test_a_prefixed_name_still_needs_a_valid_id(workdir: Path, value: str) -> None:
     with pytest.raises(SessionError) as info:
         session_dir(workdir / "sessions", value)
     assert info.value.code == "invalid_session"

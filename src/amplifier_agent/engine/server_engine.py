@@ -22,12 +22,12 @@ from amplifier_agent.core.registry import RegistryEntry, Resolution
 from amplifier_agent.engine.server_setup import LoadedProviders
 from amplifier_agent.engine.turn import TurnControl, TurnReport, TurnSetup, execute_turn
 from amplifier_agent.engine.usable import ProviderRef
+from amplifier_agent.store.ids import HTTP_SESSION_PREFIX
 from amplifier_agent.store.reconcile import reconcile
 from amplifier_agent.store.repair import repair
 from amplifier_agent.store.sessions import Session, SessionStore
 
 log = logging.getLogger(__name__)
-HTTP_SESSION_PREFIX = "http-"
 
 
 class SessionBusy(AmplifierError):

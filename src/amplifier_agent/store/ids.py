@@ -11,6 +11,10 @@ from amplifier_agent.core.errors import SessionError
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TURN_ID_RE = re.compile(r"^turn-[1-9][0-9]*$")
+#: Faces that keep their sessions apart by prefixing the client's id; the prefix must not count
+#: against the client's 128 characters, so a stored name is an id or a prefix plus an id.
+HTTP_SESSION_PREFIX = "http-"
+FACE_PREFIXES = (HTTP_SESSION_PREFIX,)
 
 
 def validate_session_id(value: str) -> str:
@@ -32,7 +36,7 @@ def session_dir(sessions_dir: Path, session_id: str) -> Path:
 
     Resolving catches an entry that is a symlink pointing elsewhere.
     """
-    validate_session_id(session_id)
+    _validate_stored_name(session_id)
     candidate = sessions_dir / session_id
     base = Path(os.path.realpath(sessions_dir))
     resolved = Path(os.path.realpath(candidate))
@@ -42,6 +46,13 @@ def session_dir(sessions_dir: Path, session_id: str) -> Path:
             code="invalid_session",
         )
     return candidate
+
+
+def _validate_stored_name(value: str) -> None:
+    prefix = next((p for p in FACE_PREFIXES if value.startswith(p)), None)
+    if prefix is not None and SESSION_ID_RE.fullmatch(value[len(prefix) :]):
+        return  # the prefix is path-safe and what follows is a whole valid id
+    validate_session_id(value)
 
 
 def turn_id(index: int) -> str:
