@@ -178,6 +178,19 @@ def test_rate_limit_after_sdk_retries_is_a_429_with_retry_after(
     assert len(fake.model_requests()) == 3
 
 
+@pytest.mark.parametrize("stream", [True, False])
+def test_rate_limit_without_an_upstream_wait_gets_the_default_retry_after(
+    http: httpx2.Client, fake: FakeUpstream, stream: bool
+) -> None:
+    # `x-should-retry: false` stops the SDK's own retries, which would otherwise back off.
+    limited = {"status": 429, "message": "slow down", "headers": {"x-should-retry": "false"}}
+    fake.enqueue(Reply(error=limited))
+    response = http.post("/v1/chat/completions", json=chat_body(stream=stream))
+    assert_error(response, 429, "rate_limited")
+    assert response.headers["retry-after"] == "5"
+    assert len(fake.model_requests()) == 1
+
+
 def test_stream_dying_after_first_content_is_reported_in_band(
     http: httpx2.Client, fake: FakeUpstream
 ) -> None:

@@ -26,6 +26,9 @@ _UPSTREAM_STATUS = {
     "rate_limited": 429,
     "upstream_timeout": 504,
 }
+#: `Retry-After` seconds for a 429 whose upstream named no wait. The SDK has already retried
+#: with backoff by then, so an immediate retry would most likely be limited again.
+DEFAULT_RETRY_AFTER_S = 5
 
 
 class TurnRunner:
@@ -97,8 +100,8 @@ class Failure:
 def failure_for(error: AmplifierError) -> Failure:
     if isinstance(error, ProviderError):
         headers = None
-        if error.upstream == "rate_limited" and error.retry_after is not None:
-            headers = {"retry-after": str(max(1, math.ceil(error.retry_after)))}
+        if error.upstream == "rate_limited":
+            headers = {"retry-after": str(_retry_after(error.retry_after))}
         return Failure(_UPSTREAM_STATUS[error.upstream], error.upstream, error.detail, headers)
     if error.code == "session_busy":
         return Failure(409, "session_busy", error.message, {"retry-after": "1"})
@@ -109,6 +112,13 @@ def failure_for(error: AmplifierError) -> Failure:
         log.error("turn failed: %s", error)
         return Failure(500, "internal", f"{error.code}: the turn failed on the server; see its log")
     return Failure(500, "internal", f"{error.code}: {error.message}")
+
+
+def _retry_after(upstream_seconds: float | None) -> int:
+    """Whole seconds, never 0: `Retry-After: 0` invites the client to hammer the upstream."""
+    if upstream_seconds is None:
+        return DEFAULT_RETRY_AFTER_S
+    return max(1, math.ceil(upstream_seconds))
 
 
 #: Failures inside the server itself, as opposed to the turn's own limits (`runtime`).
