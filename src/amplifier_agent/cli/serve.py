@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any, NoReturn
 
@@ -60,8 +59,7 @@ def chat_completions(**flags: Any) -> None:
     if early or host_config is None:
         _fail(early)
     try:
-        # One event loop for start-up and serving: provider clients are bound to the loop.
-        late = asyncio.run(serve_runtime.start_and_serve(options, host_config))
+        late = serve_runtime.run(options, host_config)
     finally:
         lock.release()
     if late:

@@ -7,14 +7,21 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from amplifier_agent.config.paths import resolve_workspace
 from amplifier_agent.core.errors import ConfigError
 from amplifier_agent.engine import Problem
+from amplifier_agent.server.connection import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    ReadTimeouts,
+)
 
 DEFAULT_PORT = 9099
 LOOPBACK_NAMES = ("localhost",)
+HEADER_TIMEOUT_ENV = "AMPLIFIER_AGENT_HTTP_HEADER_TIMEOUT_S"
+BODY_TIMEOUT_ENV = "AMPLIFIER_AGENT_HTTP_BODY_TIMEOUT_S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,7 @@ class ServeOptions:
     log_level: str
     allow_hosts: tuple[str, ...]
     allow_origins: tuple[str, ...]
+    read_timeouts: ReadTimeouts = field(default_factory=ReadTimeouts)
 
     @property
     def bind_is_loopback(self) -> bool:
@@ -66,8 +74,8 @@ def resolve_options(
     flags: Mapping[str, object], env: Mapping[str, str] | None = None
 ) -> tuple[ServeOptions, list[Problem]]:
     """Every flag with its env fallback, plus the flag problems (`invalid_port`,
-    `argv_workspace_invalid`, `remote_bind_requires_api_key`); the options are only usable
-    when there are no problems."""
+    `argv_workspace_invalid`, `remote_bind_requires_api_key`, `invalid_timeout`); the options
+    are only usable when there are no problems."""
     environ = os.environ if env is None else env
     problems: list[Problem] = []
 
@@ -106,6 +114,10 @@ def resolve_options(
             allow_origins=_comma_list(
                 allow_origins, "AMPLIFIER_AGENT_HTTP_ALLOWED_ORIGINS", environ
             ),
+            read_timeouts=ReadTimeouts(
+                header_s=_timeout(HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_S, environ, problems),
+                body_s=_timeout(BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_S, environ, problems),
+            ),
         ),
         problems,
     )
@@ -125,6 +137,24 @@ def _port(raw: str | None, problems: list[Problem]) -> int:
     if not 0 <= port <= 65535:
         problems.append(Problem("invalid_port", f"port {raw!r} must be an integer from 0 to 65535"))
     return port
+
+
+def _timeout(
+    env_name: str, default: float, env: Mapping[str, str], problems: list[Problem]
+) -> float:
+    raw = _env(env_name, env)
+    if raw is None:
+        return default
+    try:
+        seconds = float(raw.strip())
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        problems.append(
+            Problem("invalid_timeout", f"{env_name}={raw!r} must be a positive number of seconds")
+        )
+        return default
+    return seconds
 
 
 def _workspace(explicit: object, env: Mapping[str, str], problems: list[Problem]) -> str:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from amplifier_agent.cli.serve_options import ServeOptions
 from amplifier_agent.cli.serve_state import (
@@ -28,6 +29,7 @@ from amplifier_agent.cli.serve_state import (
 from amplifier_agent.engine import HostConfig, Problem, ServerEngine, load_providers
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
+from amplifier_agent.server.connection import protocol_with
 
 DRAIN_ENV = "AMPLIFIER_AGENT_HTTP_DRAIN_TIMEOUT_S"
 DEFAULT_DRAIN_S = 3.0
@@ -134,6 +136,13 @@ def _drain_seconds() -> float:
         return DEFAULT_DRAIN_S
 
 
+def run(options: ServeOptions, host_config: HostConfig) -> list[Problem]:
+    """Start-up and serving on one uvloop event loop (provider clients are bound to the loop
+    they were made on); the problems that prevented start-up, if any."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(start_and_serve(options, host_config))
+
+
 async def start_and_serve(options: ServeOptions, host_config: HostConfig) -> list[Problem]:
     """Load every provider, bind, and serve until a signal ends it; the problems that prevented
     start-up otherwise."""
@@ -166,6 +175,8 @@ async def serve(options: ServeOptions, engine: ServerEngine, sock: socket.socket
     )
     config = uvicorn.Config(
         app,
+        http=protocol_with(options.read_timeouts),
+        loop="uvloop",
         lifespan="off",
         access_log=False,
         log_level=options.log_level,
@@ -184,4 +195,4 @@ async def serve(options: ServeOptions, engine: ServerEngine, sock: socket.socket
         await engine.aclose()
 
 
-__all__ = ["bind_socket", "serve"]
+__all__ = ["bind_socket", "run", "serve"]
