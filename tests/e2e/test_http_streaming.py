@@ -1,7 +1,8 @@
 """Streams that go quiet or lose their client (SPEC §8.6, §8.9, §8.10): keepalive comments and
 the commit they force, the stall watchdog before and after the commit, and a client closing
-mid-stream. One server for the module: provider `ok` (default stall timeout) and provider
-`slow` (`stall_timeout_s: 2`), both anthropic-module entries on the same fake upstream."""
+mid-stream. One server for the module: provider `ok` (default stall timeout), provider `slow`
+(`stall_timeout_s: 2`, below the 3 s keepalive) and provider `patient` (`stall_timeout_s: 4`,
+above it), all anthropic-module entries on the same fake upstream."""
 
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ def server(
     providers = {
         "ok": anthropic_entry(upstream.url),
         "slow": anthropic_entry(upstream.url, stall_timeout_s=2),
+        "patient": anthropic_entry(upstream.url, stall_timeout_s=4),
     }
     config = write_config(root / "host_config.json", {"providers": providers})
     env = scrubbed_env(root, {"ANTHROPIC_API_KEY": "sk-ant-test"})
@@ -218,6 +220,52 @@ def _stall_after_commit(server: RunningServer) -> None:
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
     stalled_for = frames[-1].at - frames[1].at
     assert 1.5 < stalled_for < 3.5, stalled_for
+
+
+def test_the_first_keepalive_commits_the_status(server: RunningServer, fake: FakeUpstream) -> None:
+    """Failures before the first byte are HTTP statuses (the 504 above, the 429 in
+    test_http_rejections); the same failures after a keepalive are a 200 with the error in-band."""
+    slow = {"status": 429, "message": "slow", "headers": {"retry-after-ms": "3500"}}
+    final = {"status": 429, "message": "still", "headers": {"x-should-retry": "false"}}
+    fake.enqueue(
+        # The SDK waits the 3.5 s it is told before retrying: the keepalive goes out meanwhile.
+        Reply(error=slow, for_model=SONNET),
+        Reply(error=final, for_model=SONNET),
+        Reply(
+            blocks=[Block(type="text", text="never")],
+            stall_after_events=1,
+            stall_s=6,
+            for_model=HAIKU,
+        ),
+    )
+    with ThreadPoolExecutor(2) as pool:
+        limited = pool.submit(_failure_after_keepalive, server, f"ok/{SONNET}")
+        stalled = pool.submit(_failure_after_keepalive, server, f"patient/{HAIKU}")
+        assert limited.result(timeout=20) == "rate_limited"
+        assert stalled.result(timeout=20) == "upstream_timeout"
+
+
+def _failure_after_keepalive(server: RunningServer, model: str) -> str:
+    """Streams `model` to the end; returns the in-band error code after checking the frames."""
+    with client_for(server) as client:
+        stream, context = open_stream(client, model)
+        try:
+            assert stream.response.status_code == 200
+            frames = [stream.next()]
+            while frames[-1].text != "data: [DONE]":
+                frames.append(stream.next())
+        finally:
+            context.__exit__(None, None, None)
+    texts = [f.text for f in frames]
+    assert texts[1] == KEEPALIVE, texts
+    role, note, terminal = (f.chunk for f in frames if f.text.startswith("data: {"))
+    assert role["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    code = str(terminal["error"]["code"])
+    assert note["choices"][0]["delta"]["content"].startswith(
+        f"\n\n[amplifier-agent error: {code}: "
+    )
+    assert terminal["choices"][0]["finish_reason"] == "stop"
+    return code
 
 
 def test_client_closing_mid_stream_cancels_the_upstream_call_and_is_persisted(
