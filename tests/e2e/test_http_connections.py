@@ -87,18 +87,23 @@ def test_partial_headers_then_silence_are_closed(server: RunningServer, fake: Fa
     assert fake.requests == []
 
 
+def drip(sock: socket.socket, data: bytes) -> float:
+    """Send `data` one byte per 0.2 s; the seconds until the server cut the connection (or
+    until all of it was sent)."""
+    started = time.monotonic()
+    try:
+        for byte in data:
+            sock.sendall(bytes([byte]))
+            time.sleep(0.2)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return time.monotonic() - started
+
+
 def test_dripping_headers_byte_by_byte_do_not_extend_the_deadline(server: RunningServer) -> None:
-    drip = request_head(server, 10)[:60]  # one byte per 0.2 s: 12 s if the server allowed it
     with connect(server) as sock:
-        started = time.monotonic()
-        try:
-            for byte in drip:
-                sock.sendall(bytes([byte]))
-                time.sleep(0.2)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        dripped_for = time.monotonic() - started
-    assert dripped_for < PATIENCE_S, "the server kept taking header bytes"
+        # 60 bytes take 12 s if the server keeps taking them.
+        assert drip(sock, request_head(server, 10)[:60]) < PATIENCE_S
 
 
 def test_a_body_that_stops_arriving_is_closed(server: RunningServer, fake: FakeUpstream) -> None:
@@ -107,6 +112,28 @@ def test_a_body_that_stops_arriving_is_closed(server: RunningServer, fake: FakeU
         sock.sendall(request_head(server, len(body)) + body[:10])
         assert closed_by_server(sock) == b""
     assert fake.requests == []
+
+
+def test_a_stalled_body_behind_a_pipelined_request_is_closed_too(
+    server: RunningServer, fake: FakeUpstream
+) -> None:
+    body = chat_bytes(stream=False)
+    healthz = f"GET /healthz HTTP/1.1\r\nHost: {server.url.removeprefix('http://')}\r\n\r\n"
+    with connect(server) as sock:
+        sock.sendall(healthz.encode() + request_head(server, len(body)) + body[:10])
+        received = closed_by_server(sock)
+    assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b"ok")
+    assert fake.requests == []
+
+
+def test_a_body_the_app_refused_early_cannot_hold_the_connection(server: RunningServer) -> None:
+    body = chat_bytes(stream=False)
+    head = request_head(server, len(body)).replace(server.api_key.encode(), b"wrong-key")
+    with connect(server) as sock:
+        sock.sendall(head)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 401 ")
+        # Each byte would reset an idle timeout; the body deadline counts from the headers.
+        assert drip(sock, body[:60]) < PATIENCE_S
 
 
 def test_a_body_sent_in_pieces_within_the_deadline_is_served(

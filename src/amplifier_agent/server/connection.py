@@ -53,12 +53,25 @@ class DeadlineHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+        self._time_a_started_body()
 
-    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        super()._start_asgi_task(cycle, app)
-        # A pipelined request waits with reading paused; its body is timed only once it runs.
-        if cycle.more_body:
-            self._arm(self.timeouts.body_s, "the request body")
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._time_a_started_body()  # a pipelined request may have started just now
+
+    def _time_a_started_body(self) -> None:
+        """Arm the body deadline when the newest request runs and its body is still coming
+        (even if the app has already answered it: the connection is held either way).
+
+        Only the newest request can have an unfinished body (the parser reads in order), and a
+        queued one waits with reading paused, which is not the client's delay.
+        """
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body:
+            return
+        if any(queued is cycle for queued, _ in self.pipeline):
+            return
+        self._arm(self.timeouts.body_s, "the request body")
 
     def on_message_complete(self) -> None:
         self._disarm()
