@@ -24,6 +24,8 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     },
 }
+# LiteLLM's own pydantic models warn while they are built; that is not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:Item .*ReadOnly:UserWarning")
 #: Keep LiteLLM on its bundled copies: no cost map, beta-header list or telemetry fetch.
 LITELLM_OFFLINE_ENV = {
     "LITELLM_OFFLINE_MODE": "true",

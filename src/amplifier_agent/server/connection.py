@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ReadTimeouts:
-    """`header_s`: from the connection (or the request's first byte) to the end of its headers;
-    `body_s`: from the end of the headers to the end of the body, once the app is reading it."""
+    """`header_s`: from the connection (or a later request's first byte) to the end of its
+    headers; `body_s`: from the end of the headers (a pipelined request's: from its start) to
+    the end of the body."""
 
     header_s: float = DEFAULT_HEADER_TIMEOUT_S
     body_s: float = DEFAULT_BODY_TIMEOUT_S
