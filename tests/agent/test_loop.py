@@ -91,7 +91,9 @@ def text(reply: str, usage: Usage | None = None) -> list[StreamEvent]:
 
 
 def calls(*tool_calls: tuple[str, str, dict[str, Any]], usage: Usage | None = None) -> list[Any]:
-    events: list[StreamEvent] = [ToolCallDone(ToolCall(i, n, a)) for i, n, a in tool_calls]
+    events: list[StreamEvent] = [
+        ToolCallDone(ToolCall.from_object(i, n, a)) for i, n, a in tool_calls
+    ]
     return [*events, done(usage, stop="tool_use")]
 
 
@@ -254,6 +256,25 @@ async def test_tool_failures_become_error_results(
     assert completed.is_error and completed.result == result.content
     assert len(recorder.of(ToolStarted)) == 1
     assert "".join(e.text for e in recorder.of(ResultDelta)) == "recovered"
+
+
+async def test_arguments_that_are_not_json_are_refused_and_started_with_no_args(
+    tmp_path: Path,
+) -> None:
+    bad = ToolCall("c1", "shout", {}, raw_arguments='{"text": ')
+    provider = ScriptedProvider([ToolCallDone(bad), done(stop="tool_use")], text("ok"))
+    recorder = Recorder()
+
+    await run_loop(make_run(provider, recorder, tmp_path), new_state())
+
+    assert recorder.of(ToolStarted) == [ToolStarted("c1", "shout", {}, None)]
+    result = provider.requests[1].messages[-1]
+    assert isinstance(result, ToolMessage)
+    assert result.content == (
+        "Error: invalid_tool_arguments: the arguments are not valid JSON; send one JSON object"
+    )
+    replayed = provider.requests[1].messages[-2]
+    assert isinstance(replayed, AssistantMessage) and replayed.tool_calls == (bad,)
 
 
 async def test_unknown_tool_lists_the_available_ones(tmp_path: Path) -> None:

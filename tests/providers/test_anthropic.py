@@ -170,7 +170,7 @@ async def test_malformed_tool_input_is_kept_raw(
         Reply(blocks=[Block(type="tool_call", id="t", name="f", arguments="{oops")])
     )
     events = await collect(make_provider())
-    assert events[0] == ToolCallDone(ToolCall("t", "f", {"_raw_arguments": "{oops"}))
+    assert events[0] == ToolCallDone(ToolCall("t", "f", {}, raw_arguments="{oops"))
 
 
 # -- usage and cost -----------------------------------------------------------------------------

@@ -138,7 +138,7 @@ async def test_arguments_that_are_not_json_are_kept_raw(fake_upstream: FakeUpstr
     events, _ = await run_call(fake_upstream, "chat-completions")
 
     assert events[0] == ToolCallDone(
-        ToolCall(id="c1", name="run", arguments={"_raw_arguments": '{"cmd": "ls"'})
+        ToolCall(id="c1", name="run", arguments={}, raw_arguments='{"cmd": "ls"')
     )
 
 

@@ -19,7 +19,6 @@ from amplifier_agent.server.chat_request import parse_chat_request
 from amplifier_agent.server.conversation import (
     CONTAINMENT_HEADER,
     Conversation,
-    decode_arguments,
     to_conversation,
 )
 from amplifier_agent.server.errors import HttpError
@@ -197,31 +196,29 @@ def test_tool_message_names_come_from_the_matching_call() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("text", "arguments", "raw"),
     [
-        ('{"path": "a.txt", "n": 2}', {"path": "a.txt", "n": 2}),
-        ("", {}),
-        ("  ", {}),
-        ("{}", {}),
-        ('{"a": ', {"_raw_arguments": '{"a": '}),
-        ("[1, 2]", {"_raw_arguments": "[1, 2]"}),
-        ("null", {"_raw_arguments": "null"}),
-        ("NaN", {"_raw_arguments": "NaN"}),
-        ('"text"', {"_raw_arguments": '"text"'}),
+        ('{"path": "a.txt", "n": 2}', {"path": "a.txt", "n": 2}, None),
+        ("", {}, None),
+        ("  ", {}, None),
+        ("{}", {}, None),
+        ('{"a": ', {}, '{"a": '),
+        ("[1, 2]", {}, "[1, 2]"),
+        ("null", {}, "null"),
+        ("NaN", {}, "NaN"),
+        ('"text"', {}, '"text"'),
+        ('{"a": NaN}', {}, '{"a": NaN}'),
     ],
 )
-def test_decode_arguments(text: str, expected: dict[str, Any]) -> None:
-    assert decode_arguments(text) == expected
-
-
-def test_bad_call_arguments_are_kept_raw() -> None:
+def test_call_arguments_are_decoded_or_kept_raw(
+    text: str, arguments: dict[str, Any], raw: str | None
+) -> None:
     result = convert(
         {"role": "user", "content": "q"},
-        {"role": "assistant", "tool_calls": [call("c", "f", "{not json")]},
+        {"role": "assistant", "tool_calls": [call("c", "f", text)]},
     )
-    assert result.history[1] == AssistantMessage(
-        tool_calls=(ToolCall("c", "f", {"_raw_arguments": "{not json"}, host=True),)
-    )
+    expected = ToolCall("c", "f", arguments, host=True, raw_arguments=raw)
+    assert result.history[1] == AssistantMessage(tool_calls=(expected,))
 
 
 def test_direct_chat_messages_convert_without_the_parser() -> None:

@@ -42,7 +42,9 @@ def _message_bytes(message: Message) -> int:
         return len(message.content.encode()) + 16
     if isinstance(message, ToolMessage):
         return len(message.content.encode()) + len(message.tool_call_id) + 32
-    calls = sum(len(c.name) + len(json.dumps(c.arguments)) + len(c.id) for c in message.tool_calls)
+    calls = sum(
+        len(c.name) + len(json.dumps(c.as_object())) + len(c.id) for c in message.tool_calls
+    )
     thinking = sum(len(b.text.encode()) + len(b.signature) for b in message.thinking)
     return len(message.content.encode()) + calls + thinking + 16
 
@@ -147,7 +149,7 @@ def _render(message: Message) -> str:
     if isinstance(message, ToolMessage):
         return f"[tool result {message.name}]\n{message.content[:4000]}"
     calls = "".join(
-        f"\n[calls {c.name} {json.dumps(c.arguments)[:2000]}]" for c in message.tool_calls
+        f"\n[calls {c.name} {json.dumps(c.as_object())[:2000]}]" for c in message.tool_calls
     )
     return f"[assistant]\n{message.content}{calls}"
 

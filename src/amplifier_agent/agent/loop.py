@@ -66,8 +66,7 @@ def _mark_host_calls(run: AgentRun, reply: AssistantMessage) -> AssistantMessage
     if not host_names or not reply.tool_calls:
         return reply
     calls = tuple(
-        replace(c, host=c.name in host_names and "_raw_arguments" not in c.arguments)
-        for c in reply.tool_calls
+        replace(c, host=c.name in host_names and c.raw_arguments is None) for c in reply.tool_calls
     )
     return replace(reply, tool_calls=calls)
 

@@ -49,7 +49,7 @@ async def _run_one(run: AgentRun, call: ToolCall) -> ToolMessage:
 
 
 async def _execute(run: AgentRun, call: ToolCall) -> ToolResult:
-    if "_raw_arguments" in call.arguments:
+    if call.raw_arguments is not None:
         raise ToolError(
             "invalid_tool_arguments", "the arguments are not valid JSON; send one JSON object"
         )

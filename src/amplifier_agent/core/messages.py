@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+#: Where undecodable arguments text is kept when a call must be written as one JSON object
+#: (history replayed to a model, transcripts), so what the model sent is never lost.
+RAW_ARGUMENTS_KEY = "_raw_arguments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,12 +22,60 @@ class ThinkingBlock:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A tool invocation requested by the model; `host` marks calls the client executes."""
+    """A tool invocation requested by the model; `host` marks calls the client executes.
+
+    `raw_arguments` is the model's arguments text when it was not one JSON object; `arguments`
+    is then empty and the call cannot run.
+    """
 
     id: str
     name: str
     arguments: dict[str, Any]
     host: bool = False
+    raw_arguments: str | None = None
+
+    @classmethod
+    def from_text(
+        cls,
+        call_id: str,
+        name: str,
+        text: str,
+        *,
+        host: bool = False,
+        loads: Callable[[str], Any] = json.loads,
+    ) -> ToolCall:
+        """A call from streamed arguments text: empty means none, a JSON object is decoded,
+        anything else is kept raw."""
+        if not text.strip():
+            return cls(call_id, name, {}, host)
+        try:
+            value = loads(text)
+        except ValueError:  # both json's and orjson's decode errors are ValueErrors
+            value = None
+        if isinstance(value, dict):
+            return cls(call_id, name, value, host)
+        return cls(call_id, name, {}, host, raw_arguments=text)
+
+    @classmethod
+    def from_object(
+        cls,
+        call_id: str,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        host: bool = False,
+    ) -> ToolCall:
+        """The inverse of `as_object`: a stored or replayed arguments object back as a call."""
+        raw = arguments.get(RAW_ARGUMENTS_KEY)
+        if len(arguments) == 1 and isinstance(raw, str):
+            return cls(call_id, name, {}, host, raw_arguments=raw)
+        return cls(call_id, name, arguments, host)
+
+    def as_object(self) -> dict[str, Any]:
+        """The arguments as one JSON object, raw text kept under `RAW_ARGUMENTS_KEY`."""
+        if self.raw_arguments is None:
+            return self.arguments
+        return {RAW_ARGUMENTS_KEY: self.raw_arguments}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,43 +1,27 @@
-"""The Anthropic Messages adapter: request mapping, stream decoding and error mapping.
+"""The Anthropic Messages adapter: request mapping and stream translation.
 
-It drives the official `anthropic` SDK (one long-lived client, the SDK's retries only) and turns
-its raw stream events into provider-neutral `StreamEvent`s.
+The official `anthropic` SDK (one long-lived client, the SDK's retries only) sends each request;
+the response's server-sent events are read raw and turned into provider-neutral `StreamEvent`s.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.types import (
-    RawContentBlockDeltaEvent,
-    RawContentBlockStartEvent,
-    RawContentBlockStopEvent,
-    RawMessageDeltaEvent,
-    RawMessageStartEvent,
-    RawMessageStopEvent,
-    RawMessageStreamEvent,
-)
+import orjson
 
 from amplifier_agent.core.errors import ProviderError, ProviderNotConfigured
-from amplifier_agent.core.messages import AssistantMessage, Message, ToolCall, ToolMessage
-from amplifier_agent.core.messages import ThinkingBlock as NeutralThinking
+from amplifier_agent.core.messages import AssistantMessage, Message, ToolMessage
 from amplifier_agent.core.models import ModelInfo
-from amplifier_agent.core.stream import (
-    CallDone,
-    StreamEvent,
-    TextDelta,
-    ThinkingDelta,
-    ThinkingDone,
-    ToolCallDone,
-)
+from amplifier_agent.core.stream import CallDone, StreamEvent, TextDelta
 from amplifier_agent.core.usage import Usage
+from amplifier_agent.providers.accumulator import CallAccumulator
 from amplifier_agent.providers.base import (
     CONNECT_TIMEOUT_S,
     SDK_MAX_RETRIES,
@@ -47,7 +31,14 @@ from amplifier_agent.providers.base import (
     static_models,
 )
 from amplifier_agent.providers.pricing import price_call
-from amplifier_agent.providers.upstream_errors import MAX_ERROR_TEXT, causes, status_error
+from amplifier_agent.providers.sse import sse_events
+from amplifier_agent.providers.upstream_errors import (
+    TRANSPORT_FAILURES,
+    Upstream,
+    malformed,
+    map_failure,
+    stream_error_event,
+)
 
 #: Anthropic requires `max_tokens`; used when neither the request nor `config.max_tokens` sets it.
 DEFAULT_MAX_TOKENS = 8192
@@ -83,7 +74,7 @@ def _assistant_content(message: AssistantMessage) -> list[dict[str, Any]]:
     if message.content:
         content.append({"type": "text", "text": message.content})
     content += [
-        {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
+        {"type": "tool_use", "id": c.id, "name": c.name, "input": c.as_object()}
         for c in message.tool_calls
     ]
     return content
@@ -154,114 +145,99 @@ def build_params(request: ModelRequest, config: Mapping[str, Any]) -> dict[str, 
     return params
 
 
-# -- stream decoding ---------------------------------------------------------------------------
+# -- stream translation ------------------------------------------------------------------------
 
 
-def parse_arguments(text: str) -> dict[str, Any]:
-    """Streamed tool input as a dict; anything but a JSON object is kept raw."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return {"_raw_arguments": text}
-    return value if isinstance(value, dict) else {"_raw_arguments": text}
+class _EventTranslator:
+    """Folds decoded Messages stream events into neutral events plus the call's final facts."""
 
-
-@dataclass(frozen=True, slots=True)
-class _OpenBlock:
-    kind: str
-    parts: tuple[str, ...] = ()
-    signature: str = ""
-    tool_id: str = ""
-    tool_name: str = ""
-
-    def add(self, part: str) -> _OpenBlock:
-        return replace(self, parts=(*self.parts, part))
-
-
-class _StreamDecoder:
-    """Folds raw Messages stream events into neutral events plus the call's final facts."""
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-        self.usage = Usage()
-        self.stop_reason = "end_turn"
+    def __init__(self, model: str, upstream: Upstream) -> None:
+        self.acc = CallAccumulator(model)
+        self.upstream = upstream
         self.finished = False
-        self._blocks: dict[int, _OpenBlock] = {}
+        self._kinds: dict[int, str] = {}  # open content blocks by index
 
-    def feed(self, event: RawMessageStreamEvent) -> list[StreamEvent]:
-        if isinstance(event, RawMessageStartEvent):
-            self.model = event.message.model or self.model
-            u = event.message.usage
-            self.usage = Usage(
-                input_tokens=u.input_tokens or 0,
-                output_tokens=u.output_tokens or 0,
-                cache_read_tokens=u.cache_read_input_tokens or 0,
-                cache_write_tokens=u.cache_creation_input_tokens or 0,
-            )
-        elif isinstance(event, RawContentBlockStartEvent):
-            self._start(event)
-        elif isinstance(event, RawContentBlockDeltaEvent):
-            return self._delta(event)
-        elif isinstance(event, RawContentBlockStopEvent):
-            return self._stop(event.index)
-        elif isinstance(event, RawMessageDeltaEvent):
+    def feed(self, name: str, data: bytes) -> list[StreamEvent]:
+        """One SSE event; pings and nameless events carry nothing."""
+        if name == "error":
+            raise stream_error_event(_error_of(data), self.upstream)
+        if not name or name == "ping" or not data:
+            return []
+        event = orjson.loads(data)
+        if not isinstance(event, dict):
+            raise malformed(self.upstream, f"a {name} event is not a JSON object")
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            return self._delta(event.get("index"), event.get("delta") or {})
+        if kind == "content_block_start":
+            self._start(event.get("index"), event.get("content_block") or {})
+        elif kind == "content_block_stop":
+            return self._stop(event.get("index"))
+        elif kind == "message_start":
+            self._message_start(event.get("message") or {})
+        elif kind == "message_delta":
             self._message_delta(event)
-        elif isinstance(event, RawMessageStopEvent):
+        elif kind == "message_stop":
             self.finished = True
         return []
 
-    def _start(self, event: RawContentBlockStartEvent) -> None:
-        block = event.content_block
-        if block.type == "tool_use":
+    def _start(self, index: Any, block: dict[str, Any]) -> None:
+        kind = block.get("type") or "text"
+        self._kinds[index] = kind
+        if kind == "thinking":
+            self.acc.open_thinking()
+        elif kind == "tool_use":
+            pending = self.acc.call(index)
+            pending.call_id, pending.name = block.get("id") or "", block.get("name") or ""
             # Some compatible servers send the whole input at start instead of as deltas.
-            initial = json.dumps(block.input) if block.input else ""
-            self._blocks[event.index] = _OpenBlock(
-                "tool_use", (initial,), tool_id=block.id, tool_name=block.name
-            )
-        else:
-            self._blocks[event.index] = _OpenBlock(block.type)
+            if block.get("input"):
+                pending.parts.append(orjson.dumps(block["input"]).decode())
 
-    def _delta(self, event: RawContentBlockDeltaEvent) -> list[StreamEvent]:
-        block = self._blocks.get(event.index, _OpenBlock("text"))
-        delta = event.delta
-        out: list[StreamEvent] = []
-        if delta.type == "text_delta":
-            out = [TextDelta(delta.text)] if delta.text else []
-        elif delta.type == "thinking_delta":
-            block = block.add(delta.thinking)
-            out = [ThinkingDelta(delta.thinking)] if delta.thinking else []
-        elif delta.type == "signature_delta":
-            block = replace(block, signature=delta.signature)
-        elif delta.type == "input_json_delta":
-            block = block.add(delta.partial_json)
-        self._blocks[event.index] = block
-        return out
-
-    def _stop(self, index: int) -> list[StreamEvent]:
-        block = self._blocks.pop(index, None)
-        if block is None:
-            return []
-        text = "".join(block.parts)
-        if block.kind == "thinking":
-            return [ThinkingDone(NeutralThinking(text, block.signature))]
-        if block.kind == "tool_use":
-            call = ToolCall(block.tool_id, block.tool_name, parse_arguments(text))
-            return [ToolCallDone(call)]
+    def _delta(self, index: Any, delta: dict[str, Any]) -> list[StreamEvent]:
+        kind = delta.get("type")
+        if kind == "text_delta":
+            text = delta.get("text")
+            return [TextDelta(text)] if text else []
+        if kind == "thinking_delta":
+            thought = self.acc.think(delta.get("thinking") or "")
+            return [thought] if thought is not None else []
+        if kind == "signature_delta":
+            self.acc.sign(delta.get("signature") or "")
+        elif kind == "input_json_delta" and index in self.acc.calls:
+            self.acc.calls[index].parts.append(delta.get("partial_json") or "")
         return []
 
-    def _message_delta(self, event: RawMessageDeltaEvent) -> None:
-        if event.delta.stop_reason:
-            self.stop_reason = event.delta.stop_reason
-        u = event.usage
+    def _stop(self, index: Any) -> list[StreamEvent]:
+        kind = self._kinds.pop(index, None)
+        done: StreamEvent | None = None
+        if kind == "thinking":
+            done = self.acc.close_thinking()
+        elif kind == "tool_use":
+            done = self.acc.close_call(index)
+        return [done] if done is not None else []
+
+    def _message_start(self, message: dict[str, Any]) -> None:
+        self.acc.model = message.get("model") or self.acc.model
+        u = message.get("usage") or {}
+        self.acc.usage = Usage(
+            input_tokens=u.get("input_tokens") or 0,
+            output_tokens=u.get("output_tokens") or 0,
+            cache_read_tokens=u.get("cache_read_input_tokens") or 0,
+            cache_write_tokens=u.get("cache_creation_input_tokens") or 0,
+        )
+
+    def _message_delta(self, event: dict[str, Any]) -> None:
+        stop_reason = (event.get("delta") or {}).get("stop_reason")
+        if stop_reason:
+            self.acc.stop_reason = stop_reason
+        u, usage = event.get("usage") or {}, self.acc.usage
         # Counts here are cumulative and final; the start event's output count is provisional.
-        self.usage = replace(
-            self.usage,
-            output_tokens=_or(u.output_tokens, self.usage.output_tokens),
-            input_tokens=_or(u.input_tokens, self.usage.input_tokens),
-            cache_read_tokens=_or(u.cache_read_input_tokens, self.usage.cache_read_tokens),
-            cache_write_tokens=_or(u.cache_creation_input_tokens, self.usage.cache_write_tokens),
+        self.acc.usage = replace(
+            usage,
+            output_tokens=_or(u.get("output_tokens"), usage.output_tokens),
+            input_tokens=_or(u.get("input_tokens"), usage.input_tokens),
+            cache_read_tokens=_or(u.get("cache_read_input_tokens"), usage.cache_read_tokens),
+            cache_write_tokens=_or(u.get("cache_creation_input_tokens"), usage.cache_write_tokens),
         )
 
 
@@ -269,45 +245,13 @@ def _or(value: int | None, fallback: int) -> int:
     return fallback if value is None else value
 
 
-# -- error mapping -----------------------------------------------------------------------------
-
-
-def _status_error(exc: anthropic.APIStatusError, text: str) -> ProviderError:
-    if not exc.response.is_success:
-        return status_error("Anthropic", exc.status_code, text, exc.response.headers)
-    # An `error` event inside a stream that had already started.
-    message = f"Anthropic stream error ({exc.type or 'unknown'}): {text}"
-    if exc.type in ("authentication_error", "permission_error"):
-        return ProviderError("upstream_auth_error", message)
-    if exc.type == "rate_limit_error":
-        return ProviderError("rate_limited", message)
-    return ProviderError("upstream_error", message)
-
-
-def _transport_error(exc: BaseException) -> ProviderError:
-    chain = causes(exc)
-    if any(isinstance(e, httpx2.ConnectTimeout | httpx2.ConnectError) for e in chain):
-        return ProviderError("upstream_unavailable", f"cannot reach Anthropic: {chain[-1]!r}")
-    if any(isinstance(e, httpx2.TimeoutException) for e in chain):
-        return ProviderError("upstream_timeout", "Anthropic stopped sending data (stall timeout)")
-    return ProviderError("upstream_error", f"connection to Anthropic broke: {chain[-1]!r}")
-
-
-def map_error(exc: BaseException, *, api_key: str | None = None) -> ProviderError:
-    """The `ProviderError` for an SDK or transport failure; the key never reaches the text."""
-    if isinstance(exc, anthropic.APIStatusError):
-        text = (exc.api_message or str(exc.body or exc.message))[:MAX_ERROR_TEXT]
-        error = _status_error(exc, text)
-    elif isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
-        error = _transport_error(exc)
-    else:
-        error = ProviderError("upstream_error", f"malformed Anthropic response: {exc}")
-    if api_key and api_key in error.detail:
-        redacted = error.detail.replace(api_key, "[redacted]")
-        error = ProviderError(
-            error.upstream, redacted, status=error.status, retry_after=error.retry_after
-        )
-    return error
+def _error_of(data: bytes) -> Any:
+    """An `error` event's error object; its raw text when it is not the documented JSON."""
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return data.decode("utf-8", "replace")
+    return body.get("error", body) if isinstance(body, dict) else body
 
 
 def _unix_seconds(value: object) -> int:
@@ -323,7 +267,9 @@ def _unix_seconds(value: object) -> int:
 
 
 #: Everything a call can fail with that is the upstream's doing, not ours.
-_UPSTREAM_FAILURES = (anthropic.APIError, httpx2.TransportError, json.JSONDecodeError)
+_UPSTREAM_FAILURES = (anthropic.APIError, *TRANSPORT_FAILURES, orjson.JSONDecodeError)
+#: How the shared error mapping names this provider in messages.
+_LABEL = "Anthropic"
 
 
 # -- the provider ------------------------------------------------------------------------------
@@ -340,6 +286,7 @@ class AnthropicProvider:
                 f"provider {settings.provider_id!r} has no API key", env_var="ANTHROPIC_API_KEY"
             )
         self._settings = settings
+        self._upstream = Upstream(_LABEL, settings.api_key, settings.stall_timeout_s())
         # The read timeout is the stall watchdog: a stream silent that long has failed.
         timeout = httpx2.Timeout(settings.stall_timeout_s(), connect=CONNECT_TIMEOUT_S)
         self._client = anthropic.AsyncAnthropic(
@@ -358,31 +305,33 @@ class AnthropicProvider:
         """Deltas as they arrive, then one `CallDone`; the HTTP response closes with the stream."""
         started = time.monotonic()
         params = build_params(request, self._settings.config)
-        decoder = _StreamDecoder(request.model)
+        translator = _EventTranslator(request.model, self._upstream)
+        create = self._client.messages.with_streaming_response.create
         try:
-            raw = await self._client.messages.create(**params, stream=True)
-            async with raw:
-                async for event in raw:
-                    for out in decoder.feed(event):
+            # The SDK builds, authenticates and retries the request; the body is read raw and
+            # each event decoded once. The response closes with this block, however it is left.
+            async with create(**params, stream=True) as raw:
+                async for event in sse_events(raw.http_response):
+                    for out in translator.feed(event.event, event.data):
                         yield out
         except _UPSTREAM_FAILURES as exc:
-            raise map_error(exc, api_key=self._settings.api_key) from exc
-        if not decoder.finished:
+            raise map_failure(exc, self._upstream) from exc
+        if not translator.finished:
             raise ProviderError("upstream_error", "Anthropic stream ended before message_stop")
-        yield self._call_done(decoder, started)
+        yield self._call_done(translator.acc, started)
 
-    def _call_done(self, decoder: _StreamDecoder, started: float) -> CallDone:
+    def _call_done(self, acc: CallAccumulator, started: float) -> CallDone:
         cost = price_call(
-            decoder.usage,
+            acc.usage,
             module=self._settings.module,
-            model=decoder.model,
+            model=acc.model,
             override=self._settings.config.get("pricing"),
         )
         return CallDone(
-            usage=replace(decoder.usage, cost_usd=cost),
-            model=decoder.model,
+            usage=replace(acc.usage, cost_usd=cost),
+            model=acc.model,
             provider=self._settings.provider_id,
-            stop_reason=decoder.stop_reason,
+            stop_reason=acc.stop_reason or "end_turn",
             duration_ms=int((time.monotonic() - started) * 1000),
         )
 
@@ -402,7 +351,7 @@ class AnthropicProvider:
                 async for model in self._client.models.list()
             ]
         except _UPSTREAM_FAILURES as exc:
-            raise map_error(exc, api_key=self._settings.api_key) from exc
+            raise map_failure(exc, self._upstream) from exc
 
     async def aclose(self) -> None:
         await self._client.close()

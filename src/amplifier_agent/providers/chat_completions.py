@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletionChunk
+import orjson
 
 from amplifier_agent.core.catalog import KNOWN_PROVIDERS
 from amplifier_agent.core.errors import ProviderError, ProviderNotConfigured
 from amplifier_agent.core.messages import (
     Message,
-    ThinkingBlock,
-    ToolCall,
     ToolMessage,
     ToolSpec,
     UserMessage,
@@ -31,11 +29,9 @@ from amplifier_agent.core.stream import (
     CallDone,
     StreamEvent,
     TextDelta,
-    ThinkingDelta,
-    ThinkingDone,
-    ToolCallDone,
 )
 from amplifier_agent.core.usage import Usage
+from amplifier_agent.providers.accumulator import CallAccumulator
 from amplifier_agent.providers.base import (
     CONNECT_TIMEOUT_S,
     SDK_MAX_RETRIES,
@@ -45,7 +41,14 @@ from amplifier_agent.providers.base import (
     static_models,
 )
 from amplifier_agent.providers.pricing import price_call
-from amplifier_agent.providers.upstream_errors import describe, redact, status_error
+from amplifier_agent.providers.sse import drain, sse_events
+from amplifier_agent.providers.upstream_errors import (
+    TRANSPORT_FAILURES,
+    Upstream,
+    malformed,
+    map_failure,
+    stream_error_event,
+)
 
 #: Sent where no key exists (Ollama, keyless compatible servers): the SDK insists on one.
 PLACEHOLDER_API_KEY = "no-key"
@@ -62,6 +65,10 @@ _STOP_REASONS = {
 }
 
 
+#: Everything a call can fail with that is the upstream's doing, not ours.
+_UPSTREAM_FAILURES = (openai.APIError, *TRANSPORT_FAILURES, orjson.JSONDecodeError)
+
+
 class ChatCompletionsProvider:
     """A `Provider` over the Chat Completions API, holding one long-lived SDK client."""
 
@@ -71,6 +78,9 @@ class ChatCompletionsProvider:
         self._settings = settings
         self._owns_http = http_client is None
         self._client = build_client(settings, http_client)
+        self._upstream = Upstream(
+            settings.provider_id, settings.api_key, settings.stall_timeout_s()
+        )
 
     @property
     def provider_id(self) -> str:
@@ -78,38 +88,41 @@ class ChatCompletionsProvider:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         started = time.monotonic()
-        assembler = _Assembler()
+        translator = _ChunkTranslator(self._upstream)
+        create = self._client.chat.completions.with_streaming_response.create
         try:
-            chunks = await self._client.chat.completions.create(
-                stream=True, **request_params(request, self._settings)
-            )
-            # Leaving this block for any reason (end, error, a consumer that stopped early)
-            # closes the response, so the HTTP connection never outlives the call.
-            async with chunks:
-                async for chunk in chunks:
-                    for event in assembler.feed(chunk):
-                        yield event
-        except (openai.APIError, httpx2.TransportError, json.JSONDecodeError) as exc:
-            raise map_error(exc, self._settings) from exc
-        yield self._call_done(assembler, request.model, started)
+            # The SDK builds, authenticates and retries the request; the body is read raw and
+            # each event decoded once. Leaving this block for any reason (end, error, a consumer
+            # that stopped early) closes the response, so the connection never outlives the call.
+            async with create(stream=True, **request_params(request, self._settings)) as raw:
+                events = sse_events(raw.http_response)
+                async for event in events:
+                    if event.data.startswith(b"[DONE]"):
+                        await drain(events)
+                        break
+                    for out in translator.feed(orjson.loads(event.data)):
+                        yield out
+        except _UPSTREAM_FAILURES as exc:
+            raise map_failure(exc, self._upstream) from exc
+        yield self._call_done(translator.acc, request.model, started)
 
-    def _call_done(self, assembler: _Assembler, model: str, started: float) -> CallDone:
-        if assembler.finish_reason is None:
+    def _call_done(self, acc: CallAccumulator, model: str, started: float) -> CallDone:
+        if acc.stop_reason is None:
             raise ProviderError("upstream_error", "stream ended before a finish reason")
-        served_model = assembler.model or model
+        served_model = acc.model or model
         cost = None
-        if assembler.usage_seen:
+        if acc.usage_seen:
             cost = price_call(
-                assembler.usage,
+                acc.usage,
                 module=self._settings.module,
                 model=served_model,
                 override=self._settings.config.get("pricing"),
             )
         return CallDone(
-            usage=replace(assembler.usage, cost_usd=cost),
+            usage=replace(acc.usage, cost_usd=cost),
             model=served_model,
             provider=self._settings.provider_id,
-            stop_reason=_STOP_REASONS.get(assembler.finish_reason, assembler.finish_reason),
+            stop_reason=_STOP_REASONS.get(acc.stop_reason, acc.stop_reason),
             duration_ms=int((time.monotonic() - started) * 1000),
         )
 
@@ -122,8 +135,8 @@ class ChatCompletionsProvider:
             return _azure_models(config)
         try:
             page = await self._client.models.list()
-        except (openai.APIError, httpx2.TransportError, json.JSONDecodeError) as exc:
-            raise map_error(exc, self._settings) from exc
+        except _UPSTREAM_FAILURES as exc:
+            raise map_failure(exc, self._upstream) from exc
         return [
             ModelInfo(id=m.id, display_name=m.id, created=int(m.created or 0)) for m in page.data
         ]
@@ -260,7 +273,7 @@ def wire_message(message: Message) -> dict[str, Any]:
             {
                 "id": call.id,
                 "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                "function": {"name": call.name, "arguments": json.dumps(call.as_object())},
             }
             for call in message.tool_calls
         ]
@@ -281,125 +294,78 @@ def wire_tool_choice(choice: ToolChoice) -> Any:
     return choice
 
 
-# -- stream assembly -------------------------------------------------------------------------
+# -- stream translation ----------------------------------------------------------------------
 
 
-class _PendingCall:
-    __slots__ = ("arguments", "id", "name")
+class _ChunkTranslator:
+    """Turns decoded `chat.completion.chunk` objects into stream events; per call, never shared."""
 
-    def __init__(self) -> None:
-        self.id = ""
-        self.name = ""
-        self.arguments: list[str] = []
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+        self.acc = CallAccumulator()
 
-    def done(self) -> ToolCallDone:
-        text = "".join(self.arguments)
-        return ToolCallDone(ToolCall(id=self.id, name=self.name, arguments=parse_arguments(text)))
+    def feed(self, chunk: Any) -> list[StreamEvent]:
+        if not isinstance(chunk, dict):
+            raise malformed(self.upstream, "a chunk is not a JSON object")
+        if chunk.get("error"):
+            raise stream_error_event(chunk["error"], self.upstream)
+        acc = self.acc
+        acc.model = chunk.get("model") or acc.model
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self._take_usage(usage)
+        out: list[StreamEvent] = []
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta")
+            if delta:
+                self._delta(delta, out)
+            finish = choice.get("finish_reason")
+            if finish is not None and acc.stop_reason is None:
+                acc.stop_reason = finish
+                self._close_thinking(out)
+                out += acc.close_calls()
+        return out
 
-
-def parse_arguments(text: str) -> dict[str, Any]:
-    """The streamed arguments JSON as a dict; anything else is kept raw for the model to see."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return {"_raw_arguments": text}
-    return value if isinstance(value, dict) else {"_raw_arguments": text}
-
-
-class _Assembler:
-    """Turns SDK chunks into stream events; per call, never shared."""
-
-    def __init__(self) -> None:
-        self.thinking: list[str] | None = None
-        self.calls: dict[int, _PendingCall] = {}
-        self.finish_reason: str | None = None
-        self.model = ""
-        self.usage = Usage()
-        self.usage_seen = False
-
-    def feed(self, chunk: ChatCompletionChunk) -> Iterator[StreamEvent]:
-        self.model = chunk.model or self.model
-        if chunk.usage is not None:
-            self._take_usage(chunk)
-        for choice in chunk.choices or ():
-            yield from self._delta(choice.delta)
-            if choice.finish_reason is not None and self.finish_reason is None:
-                self.finish_reason = choice.finish_reason
-                yield from self._close_thinking()
-                yield from (self.calls[i].done() for i in sorted(self.calls))
-
-    def _delta(self, delta: Any) -> Iterator[StreamEvent]:
-        if delta is None:
-            return
-        reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+    def _delta(self, delta: dict[str, Any], out: list[StreamEvent]) -> None:
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
-            self.thinking = [*(self.thinking or []), reasoning]
-            yield ThinkingDelta(reasoning)
-        if delta.content:
-            yield from self._close_thinking()
-            yield TextDelta(delta.content)
-        for part in delta.tool_calls or ():
-            yield from self._close_thinking()
-            pending = self.calls.setdefault(self._slot(part.index, part.id), _PendingCall())
-            pending.id = part.id or pending.id
-            if part.function is not None:
-                pending.name = part.function.name or pending.name
-                pending.arguments.append(part.function.arguments or "")
+            thought = self.acc.think(reasoning)
+            if thought is not None:
+                out.append(thought)
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            self._close_thinking(out)
+            out.append(TextDelta(content))
+        for part in delta.get("tool_calls") or ():
+            self._close_thinking(out)
+            call_id = part.get("id")
+            pending = self.acc.call(self._slot(part.get("index"), call_id))
+            pending.call_id = call_id or pending.call_id
+            function = part.get("function")
+            if isinstance(function, dict):
+                pending.name = function.get("name") or pending.name
+                pending.parts.append(function.get("arguments") or "")
 
     def _slot(self, index: int | None, call_id: str | None) -> int:
         """Some compatible servers omit `index`: a new id then opens the next call."""
+        calls = self.acc.calls
         if index is not None:
             return index
-        if call_id and all(c.id != call_id for c in self.calls.values()):
-            return len(self.calls)
-        return max(self.calls, default=0)
+        if call_id and all(c.call_id != call_id for c in calls.values()):
+            return len(calls)
+        return max(calls, default=0)
 
-    def _close_thinking(self) -> Iterator[StreamEvent]:
-        if self.thinking is not None:
-            yield ThinkingDone(ThinkingBlock(text="".join(self.thinking)))
-            self.thinking = None
+    def _close_thinking(self, out: list[StreamEvent]) -> None:
+        done = self.acc.close_thinking()
+        if done is not None:
+            out.append(done)
 
-    def _take_usage(self, chunk: ChatCompletionChunk) -> None:
-        usage = chunk.usage
-        assert usage is not None
-        details = usage.prompt_tokens_details
-        cached = (details.cached_tokens or 0) if details is not None else 0
-        self.usage_seen = True
-        self.usage = Usage(
-            input_tokens=max(0, usage.prompt_tokens - cached),
-            output_tokens=usage.completion_tokens,
+    def _take_usage(self, usage: dict[str, Any]) -> None:
+        details = usage.get("prompt_tokens_details")
+        cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+        self.acc.usage_seen = True
+        self.acc.usage = Usage(
+            input_tokens=max(0, (usage.get("prompt_tokens") or 0) - cached),
+            output_tokens=usage.get("completion_tokens") or 0,
             cache_read_tokens=cached,
         )
-
-
-# -- errors ----------------------------------------------------------------------------------
-
-
-def map_error(exc: Exception, settings: ProviderSettings) -> ProviderError:
-    """One SDK or transport failure as the `ProviderError` the faces map (SPEC §8.7)."""
-    name = settings.provider_id
-    if isinstance(exc, openai.APIStatusError):
-        return _status_error(exc, settings)
-    cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else exc
-    if isinstance(cause, httpx2.ConnectTimeout | httpx2.PoolTimeout | httpx2.ConnectError):
-        return ProviderError("upstream_unavailable", f"{name} unreachable: {describe(cause)}")
-    if isinstance(exc, openai.APITimeoutError) or isinstance(cause, httpx2.TimeoutException):
-        stall = settings.stall_timeout_s()
-        return ProviderError("upstream_timeout", f"{name} sent nothing for {stall} s")
-    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-        return ProviderError("upstream_error", f"{name} connection lost: {describe(cause)}")
-    if isinstance(exc, json.JSONDecodeError):
-        return ProviderError("upstream_error", f"{name} sent a malformed stream: {exc}")
-    text = redact(getattr(exc, "message", str(exc)), settings.api_key)
-    return ProviderError("upstream_error", f"{name} failed mid-stream: {text}")
-
-
-def _status_error(exc: openai.APIStatusError, settings: ProviderSettings) -> ProviderError:
-    body = exc.body
-    text = body.get("message") if isinstance(body, dict) else None
-    if not isinstance(text, str) or not text:
-        text = str(body) if body is not None else exc.message
-    redacted = redact(text, settings.api_key)
-    return status_error(settings.provider_id, exc.status_code, redacted, exc.response.headers)

@@ -1,11 +1,18 @@
-"""Shared pieces of the adapters' error mapping (SPEC §8.7): HTTP status → upstream code,
-`Retry-After` parsing, and error text that never carries the API key."""
+"""The adapters' one error mapping (SPEC §8.7): HTTP status → upstream code, `Retry-After`
+parsing, transport failures, error events inside a stream, and error text that never carries the
+API key."""
 
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx2
 
 from amplifier_agent.core.errors import ProviderError
 
@@ -70,3 +77,69 @@ def describe(exc: BaseException | None) -> str:
     if exc is None:
         return "unknown cause"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+#: What reading a response body can fail with that is the network's doing (the SDKs treat the
+#: same set as connection errors while they stream).
+TRANSPORT_FAILURES = (httpx2.RequestError, ssl.SSLError, anyio.EndOfStream)
+_UNREACHABLE = (httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ConnectError)
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Who a failure is about: `label` names it in messages; `api_key` never appears in them."""
+
+    label: str
+    api_key: str | None
+    stall_timeout_s: float | None
+
+
+def map_failure(exc: BaseException, upstream: Upstream) -> ProviderError:
+    """An SDK status error, an SDK or httpx2 transport failure, or a malformed stream, as the
+    `ProviderError` the faces map. Works on both SDKs' errors: they share these attributes."""
+    label = upstream.label
+    status = getattr(exc, "status_code", None)
+    response = getattr(exc, "response", None)
+    if isinstance(status, int) and isinstance(response, httpx2.Response):
+        text = redact(_status_text(exc), upstream.api_key)
+        return status_error(label, status, text, response.headers)
+    chain = causes(exc)
+    if any(isinstance(e, _UNREACHABLE) for e in chain):
+        return ProviderError("upstream_unavailable", f"{label} unreachable: {describe(chain[-1])}")
+    if any(isinstance(e, httpx2.TimeoutException) for e in chain):
+        stall = upstream.stall_timeout_s
+        return ProviderError("upstream_timeout", f"{label} sent nothing for {stall} s")
+    if isinstance(exc, ValueError):  # a JSON decode error: the body was not the wire format
+        text = redact(str(exc), upstream.api_key)
+        return ProviderError("upstream_error", f"{label} sent a malformed stream: {text}")
+    text = redact(describe(chain[-1]), upstream.api_key)
+    return ProviderError("upstream_error", f"{label} connection lost: {text}")
+
+
+def _status_text(exc: BaseException) -> str:
+    """The provider's own message from the error body, whichever way the SDK nested it."""
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if isinstance(message, str) and message:
+        return message
+    return str(body) if body else str(getattr(exc, "message", exc))
+
+
+def stream_error_event(error: Any, upstream: Upstream) -> ProviderError:
+    """An error the upstream reported inside a stream it had already started."""
+    error_type = error.get("type") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str) or not message:
+        message = str(error)
+    text = redact(message, upstream.api_key)
+    detail = f"{upstream.label} stream error ({error_type or 'unknown'}): {text}"
+    if error_type in ("authentication_error", "permission_error"):
+        return ProviderError("upstream_auth_error", detail)
+    if error_type == "rate_limit_error":
+        return ProviderError("rate_limited", detail)
+    return ProviderError("upstream_error", detail)
+
+
+def malformed(upstream: Upstream, what: str) -> ProviderError:
+    return ProviderError("upstream_error", f"{upstream.label} sent a malformed stream: {what}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -112,16 +111,6 @@ def _assistant(message: ChatMessage) -> AssistantMessage:
 
 
 def _tool_call(call: ChatToolCall) -> ToolCall:
-    return ToolCall(call.id, call.name, decode_arguments(call.arguments), host=True)
-
-
-def decode_arguments(text: str) -> dict[str, Any]:
-    """Tool-call arguments as an object; empty means none, anything else undecodable is kept
-    verbatim under `_raw_arguments` so the history still shows what the model sent."""
-    if not text.strip():
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {"_raw_arguments": text}
-    return value if isinstance(value, dict) else {"_raw_arguments": text}
+    """Arguments that are not one JSON object are kept raw so the history still shows what the
+    model sent."""
+    return ToolCall.from_text(call.id, call.name, call.arguments, host=True, loads=orjson.loads)

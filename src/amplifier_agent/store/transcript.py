@@ -53,7 +53,7 @@ def message_to_dict(message: Message, ts: str) -> dict[str, Any]:
         "content": message.content,
         "thinking": [{"text": b.text, "signature": b.signature} for b in message.thinking],
         "tool_calls": [
-            {"id": c.id, "name": c.name, "arguments": c.arguments, "host": c.host}
+            {"id": c.id, "name": c.name, "arguments": c.as_object(), "host": c.host}
             for c in message.tool_calls
         ],
     }
@@ -132,7 +132,7 @@ def _tool_call(call: Any) -> ToolCall:
     identifier, name = _text(call, "id"), _text(call, "name")
     if not identifier or not name:
         raise ValueError("a tool call needs an id and a name")
-    return ToolCall(id=identifier, name=name, arguments=arguments, host=_flag(call, "host"))
+    return ToolCall.from_object(identifier, name, arguments, host=_flag(call, "host"))
 
 
 def load_entries(path: Path) -> list[TranscriptEntry]:
