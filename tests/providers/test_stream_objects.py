@@ -1,0 +1,86 @@
+"""No pydantic object is built per streamed chunk: the count of model constructions during a
+call is the same for a 20-chunk and a 200-chunk reply, through each adapter's real SDK against
+the loopback fake."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anthropic._base_client
+import openai._base_client
+import pydantic
+import pytest
+
+from amplifier_agent.core.messages import UserMessage
+from amplifier_agent.core.stream import CallDone, TextDelta
+from amplifier_agent.providers.anthropic import AnthropicProvider
+from amplifier_agent.providers.base import ModelRequest, Provider, ProviderSettings
+from amplifier_agent.providers.chat_completions import ChatCompletionsProvider
+from testkit import Block, FakeUpstream, Reply
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def wrap(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return function(*args, **kwargs)
+
+        return counted
+
+
+@contextmanager
+def counting_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
+    """Counts every pydantic model built (validated or not) and every SDK response parse."""
+    counter = Counter()
+    with monkeypatch.context() as patch:
+        new = pydantic.BaseModel.__new__
+
+        def counted_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+            counter.count += 1
+            return new(cls) if new is object.__new__ else new(cls, *args, **kwargs)
+
+        patch.setattr(pydantic.BaseModel, "__new__", counted_new)
+        patch.setattr(pydantic.BaseModel, "__init__", counter.wrap(pydantic.BaseModel.__init__))
+        for module in (openai._base_client, anthropic._base_client):
+            patch.setattr(module, "construct_type", counter.wrap(module.construct_type))
+        yield counter
+
+
+def anthropic_provider(url: str) -> Provider:
+    return AnthropicProvider(ProviderSettings("claude", "anthropic", api_key="k", endpoint=url))
+
+
+def openai_provider(url: str) -> Provider:
+    return ChatCompletionsProvider(
+        ProviderSettings("gpt", "openai", api_key="k", endpoint=f"{url}/v1")
+    )
+
+
+async def constructions(
+    fake: FakeUpstream, make: Callable[[str], Provider], chunks: int, patch: pytest.MonkeyPatch
+) -> int:
+    fake.enqueue(Reply(blocks=[Block(type="text", chunks=[f"w{i} " for i in range(chunks)])]))
+    provider = make(fake.url)
+    request = ModelRequest(model="claude-sonnet-4-6", messages=(UserMessage("hi"),))
+    try:
+        with counting_models(patch) as counter:
+            events = [event async for event in provider.stream(request)]
+    finally:
+        await provider.aclose()
+    assert sum(isinstance(e, TextDelta) for e in events) == chunks
+    assert isinstance(events[-1], CallDone)
+    return counter.count
+
+
+@pytest.mark.parametrize("make", [anthropic_provider, openai_provider], ids=["anthropic", "openai"])
+async def test_model_constructions_do_not_grow_with_the_chunk_count(
+    fake_upstream: FakeUpstream, make: Callable[[str], Provider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    few = await constructions(fake_upstream, make, 20, monkeypatch)
+    many = await constructions(fake_upstream, make, 200, monkeypatch)
+    assert many == few, f"20 chunks: {few} models built, 200 chunks: {many}"
