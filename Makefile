@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/run_latency.py
 	$(BIN)/python bench/http_ttft.py
 	$(BIN)/python bench/http_hot_path.py
+	$(BIN)/python bench/provider_stream.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache $(TS)/node_modules

@@ -110,6 +110,17 @@ def test_round_trip_preserves_every_field(workdir: Path) -> None:
     assert load_transcript(path) == CONVERSATION
 
 
+def test_undecodable_arguments_keep_their_stored_shape_and_round_trip(workdir: Path) -> None:
+    path = workdir / "transcript.jsonl"
+    call = ToolCall("c1", "bash", {}, raw_arguments='{"command": ')
+    append_messages(path, [AssistantMessage(tool_calls=(call,))], ts=TS)
+    stored = lines(path)[0]["tool_calls"]
+    assert stored == [
+        {"id": "c1", "name": "bash", "arguments": {"_raw_arguments": '{"command": '}, "host": False}
+    ]
+    assert load_transcript(path) == [AssistantMessage(tool_calls=(call,))]
+
+
 def test_default_ts_is_iso_utc(workdir: Path) -> None:
     path = workdir / "transcript.jsonl"
     append_messages(path, [UserMessage("hi")])
