@@ -1,12 +1,13 @@
 """CPU spent per streamed chunk by each provider adapter, in process, as a JSON report.
 
-    python bench/provider_stream.py [--chunks 2000] [--calls 30]
+    python bench/provider_stream.py [--chunks 2000] [--calls 30] [--history 20] [--tools 10]
 
 Each adapter streams a text reply of `--chunks` deltas through its official SDK. The SSE body is
 rendered once by the testkit wire formats and answered by an in-memory HTTP transport, so the
 measured process time is the adapter's alone: request building, the SDK's request path, reading
-and decoding the stream, and the neutral events. The per-chunk figure is the slope between a long
-and a one-chunk reply, which cancels out the per-call overhead; the per-call figure is the
+and decoding the stream, and the neutral events. Each request carries `--history` earlier messages
+and `--tools` tool schemas, as an agent's turn does. The per-chunk figure is the slope between a
+long and a one-chunk reply, which cancels out the per-call overhead; the per-call figure is the
 one-chunk reply's cost.
 """
 
@@ -25,7 +26,7 @@ import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from amplifier_agent.core.messages import UserMessage
+from amplifier_agent.core.messages import AssistantMessage, Message, ToolSpec, UserMessage
 from amplifier_agent.providers.anthropic import AnthropicProvider
 from amplifier_agent.providers.base import ModelRequest, Provider, ProviderSettings
 from amplifier_agent.providers.chat_completions import ChatCompletionsProvider
@@ -60,10 +61,21 @@ def _openai(http: httpx2.AsyncClient) -> Provider:
     return ChatCompletionsProvider(settings, http_client=http)
 
 
-async def _cpu_per_call(factory: ProviderFactory, body: bytes, calls: int) -> float:
+def _request(history: int, tools: int) -> ModelRequest:
+    earlier: list[Message] = [
+        UserMessage(f"question {i} " * 20) if i % 2 == 0 else AssistantMessage(f"answer {i} " * 40)
+        for i in range(history)
+    ]
+    schema = {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
+    specs = tuple(ToolSpec(f"tool_{i}", f"Tool number {i}.", schema) for i in range(tools))
+    return ModelRequest(model=MODEL, messages=(*earlier, UserMessage("hi")), tools=specs)
+
+
+async def _cpu_per_call(
+    factory: ProviderFactory, body: bytes, calls: int, request: ModelRequest
+) -> float:
     """Median process-time seconds of one whole streamed call."""
     provider = factory(_client(body))
-    request = ModelRequest(model=MODEL, messages=(UserMessage("hi"),))
     samples: list[float] = []
     for index in range(calls + 3):
         started = time.process_time()
@@ -76,11 +88,14 @@ async def _cpu_per_call(factory: ProviderFactory, body: bytes, calls: int) -> fl
     return samples[len(samples) // 2]
 
 
-async def _measure(factory: ProviderFactory, wire: WireFormat, chunks: int, calls: int) -> Any:
-    one = await _cpu_per_call(factory, _body(wire, 1), calls)
-    many = await _cpu_per_call(factory, _body(wire, chunks), calls)
+async def _measure(factory: ProviderFactory, wire: WireFormat, args: argparse.Namespace) -> Any:
+    request, chunks = _request(args.history, args.tools), args.chunks
+    one = await _cpu_per_call(factory, _body(wire, 1), args.calls, request)
+    many = await _cpu_per_call(factory, _body(wire, chunks), args.calls, request)
     return {
         "chunks": chunks,
+        "history_messages": args.history,
+        "tools": args.tools,
         "cpu_us_per_call": round(one * 1e6, 1),
         "cpu_us_per_chunk": round((many - one) / (chunks - 1) * 1e6, 2),
     }
@@ -90,9 +105,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=2000)
     parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--history", type=int, default=20)
+    parser.add_argument("--tools", type=int, default=10)
     args = parser.parse_args()
     report = {
-        name: asyncio.run(_measure(factory, wire, args.chunks, args.calls))
+        name: asyncio.run(_measure(factory, wire, args))
         for name, factory, wire in (
             ("anthropic", _anthropic, anthropic_wire),
             ("chat_completions", _openai, openai_wire),

@@ -1,6 +1,6 @@
 """No pydantic object is built per streamed chunk: the count of model constructions during a
 call is the same for a 20-chunk and a 200-chunk reply, through each adapter's real SDK against
-the loopback fake."""
+the loopback fake. Nor does the SDK re-walk the (already plain JSON) request body per call."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import anthropic._base_client
 import openai._base_client
+import openai._utils._transform
 import pydantic
 import pytest
 
@@ -84,3 +85,22 @@ async def test_model_constructions_do_not_grow_with_the_chunk_count(
     few = await constructions(fake_upstream, make, 20, monkeypatch)
     many = await constructions(fake_upstream, make, 200, monkeypatch)
     assert many == few, f"20 chunks: {few} models built, 200 chunks: {many}"
+
+
+async def test_the_openai_sdk_does_not_walk_the_request_body(
+    fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = Counter()
+    for name in ("_transform_recursive", "_async_transform_recursive"):
+        function = getattr(openai._utils._transform, name)
+        monkeypatch.setattr(openai._utils._transform, name, counter.wrap(function))
+    fake_upstream.enqueue(Reply(blocks=[Block(type="text", text="hi")]))
+    provider = openai_provider(fake_upstream.url)
+    history = tuple(UserMessage(f"message {i}") for i in range(20))
+    try:
+        events = [e async for e in provider.stream(ModelRequest(model="m", messages=history))]
+    finally:
+        await provider.aclose()
+    assert events[0] == TextDelta("hi")
+    assert counter.count == 0
+    assert len(fake_upstream.model_requests()[0].body["messages"]) == 20
