@@ -125,6 +125,8 @@ def test_unknown_keys_name_their_json_path(tmp_path: Path, document: Any, json_p
         ({"provider": {"config": {"max_tokens": "big"}}}, "provider.config.max_tokens"),
         ({"provider": {"config": {"max_tokens": True}}}, "provider.config.max_tokens"),
         ({"provider": {"config": {"temperature": -1}}}, "provider.config.temperature"),
+        ({"provider": {"config": {"top_p": 1.5}}}, "provider.config.top_p"),
+        ({"provider": {"config": {"top_p": "high"}}}, "provider.config.top_p"),
         ({"provider": {"config": {"pricing": {"input": 1}}}}, "provider.config.pricing.output"),
         ({"providers": []}, "providers"),
         ({"providers": {"-bad": {}}}, "providers.-bad"),

@@ -92,6 +92,12 @@ def _pricing(value: Any, where: str) -> None:
         _number(price, join(where, key), minimum=0, integer=False)
 
 
+def _top_p(value: Any, where: str) -> None:
+    _number(value, where, minimum=0, integer=False)
+    if value > 1:
+        raise invalid(where, "must be at most 1")
+
+
 def _str_list_field(value: Any, where: str) -> None:
     as_str_list(value, where)
 
@@ -109,6 +115,7 @@ _PROVIDER_CONFIG_CHECKS: Mapping[str, Callable[[Any, str], None]] = MappingProxy
         "context_window": lambda v, w: _number(v, w, minimum=1, integer=True),
         "thinking_budget_tokens": lambda v, w: _number(v, w, minimum=0, integer=True),
         "temperature": lambda v, w: _number(v, w, minimum=0, integer=False),
+        "top_p": _top_p,
         "stall_timeout_s": lambda v, w: _number(v, w, minimum=0, integer=False),
         "pricing": _pricing,
         "models": _str_list_field,

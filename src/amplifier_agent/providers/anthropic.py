@@ -7,7 +7,7 @@ the response's server-sent events are read raw and turned into provider-neutral 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from amplifier_agent.providers.base import (
     ToolChoice,
     static_models,
 )
+from amplifier_agent.providers.options import ProviderOptions
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.providers.sse import sse_events
 from amplifier_agent.providers.upstream_errors import (
@@ -114,10 +115,10 @@ def to_anthropic_tool_choice(choice: ToolChoice) -> dict[str, Any]:
     return dict(choice)
 
 
-def build_params(request: ModelRequest, config: Mapping[str, Any]) -> dict[str, Any]:
+def build_params(request: ModelRequest, options: ProviderOptions) -> dict[str, Any]:
     """The `messages.create` keyword arguments for `request` (without `stream`)."""
-    max_tokens = int(request.max_tokens or config.get("max_tokens") or DEFAULT_MAX_TOKENS)
-    budget = int(config.get("thinking_budget_tokens") or 0)
+    max_tokens = request.max_tokens or options.max_tokens or DEFAULT_MAX_TOKENS
+    budget = options.thinking_budget_tokens
     params: dict[str, Any] = {
         "model": request.model,
         "messages": to_anthropic_messages(request.messages),
@@ -304,7 +305,7 @@ class AnthropicProvider:
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """Deltas as they arrive, then one `CallDone`; the HTTP response closes with the stream."""
         started = time.monotonic()
-        params = build_params(request, self._settings.config)
+        params = build_params(request, self._settings.options)
         translator = _EventTranslator(request.model, self._upstream)
         create = self._client.messages.with_streaming_response.create
         try:
@@ -325,7 +326,7 @@ class AnthropicProvider:
             acc.usage,
             module=self._settings.module,
             model=acc.model,
-            override=self._settings.config.get("pricing"),
+            override=self._settings.options.pricing,
         )
         return CallDone(
             usage=replace(acc.usage, cost_usd=cost),
@@ -338,7 +339,7 @@ class AnthropicProvider:
     async def list_models(self) -> list[ModelInfo]:
         """Every model the API lists (all pages), or `config.models` when set; limits and
         capabilities are left empty."""
-        static = static_models(self._settings.config)
+        static = static_models(self._settings.options)
         if static is not None:
             return static
         try:

@@ -9,13 +9,13 @@ from typing import Any, Literal, Protocol
 from amplifier_agent.core.messages import Message, ToolSpec
 from amplifier_agent.core.models import ModelInfo
 from amplifier_agent.core.stream import StreamEvent
+from amplifier_agent.providers.options import DEFAULT_STALL_TIMEOUT_S as DEFAULT_STALL_TIMEOUT_S
+from amplifier_agent.providers.options import ProviderOptions
 
 ToolChoice = Literal["none", "auto", "required"] | dict[str, Any]
 
 #: Connect timeout for every provider client; generation itself may legitimately take minutes.
 CONNECT_TIMEOUT_S = 10.0
-#: Default time a model call may go without receiving a byte before it is a stall.
-DEFAULT_STALL_TIMEOUT_S = 120.0
 #: The SDK's own retries are the only retry layer.
 SDK_MAX_RETRIES = 2
 
@@ -41,7 +41,8 @@ class ProviderSettings:
 
     `endpoint` is the base URL (Anthropic/OpenAI/chat-completions), the Azure resource endpoint,
     or the Ollama host, already resolved from config, env and the credentials file. `config` is the
-    provider's open `config` object (default_model, max_tokens, pricing, stall_timeout_s, ...).
+    provider's open `config` object; `options` is what the adapters read from it, parsed once here
+    (so a bad value fails when the provider is loaded).
     """
 
     provider_id: str
@@ -50,12 +51,14 @@ class ProviderSettings:
     endpoint: str | None = None
     api_version: str | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
+    options: ProviderOptions = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", ProviderOptions.parse(self.config))
 
     def stall_timeout_s(self) -> float | None:
         """Seconds without a byte before a call is a stall; None disables the watchdog."""
-        value = self.config.get("stall_timeout_s", DEFAULT_STALL_TIMEOUT_S)
-        seconds = float(value)
-        return None if seconds == 0 else seconds
+        return self.options.stall_timeout_s
 
 
 class Provider(Protocol):
@@ -72,9 +75,8 @@ class Provider(Protocol):
     async def aclose(self) -> None: ...
 
 
-def static_models(config: Mapping[str, Any]) -> list[ModelInfo] | None:
+def static_models(options: ProviderOptions) -> list[ModelInfo] | None:
     """`config.models`, a static id list that replaces live listing (SPEC §5.2), if set."""
-    listed = config.get("models")
-    if not listed:
+    if not options.models:
         return None
-    return [ModelInfo(id=str(m), display_name=str(m), created=0) for m in listed]
+    return [ModelInfo(id=m, display_name=m, created=0) for m in options.models]

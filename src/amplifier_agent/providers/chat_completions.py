@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -40,6 +40,7 @@ from amplifier_agent.providers.base import (
     ToolChoice,
     static_models,
 )
+from amplifier_agent.providers.options import ProviderOptions
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.providers.sse import drain, sse_events
 from amplifier_agent.providers.upstream_errors import (
@@ -132,7 +133,7 @@ class ChatCompletionsProvider:
                 acc.usage,
                 module=self._settings.module,
                 model=served_model,
-                override=self._settings.config.get("pricing"),
+                override=self._settings.options.pricing,
             )
         return CallDone(
             usage=replace(acc.usage, cost_usd=cost),
@@ -143,12 +144,11 @@ class ChatCompletionsProvider:
         )
 
     async def list_models(self) -> list[ModelInfo]:
-        config = self._settings.config
-        static = static_models(config)
+        static = static_models(self._settings.options)
         if static is not None:
             return static
         if self._settings.module == "azure-openai":
-            return _azure_models(config)
+            return _azure_models(self._settings.options)
         try:
             page = await self._client.models.list()
         except _UPSTREAM_FAILURES as exc:
@@ -162,15 +162,15 @@ class ChatCompletionsProvider:
             await self._client.close()
 
 
-def _azure_models(config: Mapping[str, Any]) -> list[ModelInfo]:
+def _azure_models(options: ProviderOptions) -> list[ModelInfo]:
     """Azure's API cannot list a resource's deployments, so the configured one is the list."""
-    default = config.get("default_model")
+    default = options.default_model
     if not default:
         raise ProviderError(
             "upstream_error",
             "azure-openai cannot list its deployments: set config.models or config.default_model",
         )
-    return [ModelInfo(id=str(default), display_name=str(default), created=0)]
+    return [ModelInfo(id=default, display_name=default, created=0)]
 
 
 # -- client construction ---------------------------------------------------------------------
@@ -239,7 +239,7 @@ def _required_endpoint(settings: ProviderSettings) -> str:
 
 def request_body(request: ModelRequest, settings: ProviderSettings) -> dict[str, Any]:
     """The streaming `chat/completions` request body for `request`, plain JSON."""
-    config = settings.config
+    options = settings.options
     params: dict[str, Any] = {
         "model": request.model,
         "messages": wire_messages(request.system, request.messages),
@@ -250,7 +250,7 @@ def request_body(request: ModelRequest, settings: ProviderSettings) -> dict[str,
         params["tools"] = [wire_tool(spec) for spec in request.tools]
     if request.tool_choice is not None:
         params["tool_choice"] = wire_tool_choice(request.tool_choice)
-    max_tokens = request.max_tokens or config.get("max_tokens")
+    max_tokens = request.max_tokens or options.max_tokens
     if max_tokens:
         field = (
             "max_completion_tokens"
@@ -261,10 +261,10 @@ def request_body(request: ModelRequest, settings: ProviderSettings) -> dict[str,
     optional = {
         "temperature": request.temperature
         if request.temperature is not None
-        else config.get("temperature"),
+        else options.temperature,
         "top_p": request.top_p,
         "stop": list(request.stop) or None,
-        "reasoning_effort": config.get("effort"),
+        "reasoning_effort": options.effort,
     }
     params.update({k: v for k, v in optional.items() if v is not None})
     return params

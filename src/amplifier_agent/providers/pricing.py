@@ -38,6 +38,11 @@ def price_call(
     return _price_from_genai_prices(usage, module=module, model=model)
 
 
+def validate_rates(rates: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the first rate that is not a finite, non-negative number."""
+    _price_from_rates(Usage(), rates)
+
+
 def _decimal_rate(value: Any, name: str) -> Decimal:
     try:
         rate = Decimal(str(value))
