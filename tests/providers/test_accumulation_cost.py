@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from amplifier_agent.core.stream import ThinkingDone, ToolCallDone
-from amplifier_agent.providers.anthropic import _EventTranslator
-from amplifier_agent.providers.chat_completions import _ChunkTranslator
+from amplifier_agent.providers.anthropic_events import EventTranslator
+from amplifier_agent.providers.chat_chunks import ChunkTranslator
 from amplifier_agent.providers.upstream_errors import Upstream
 
 UPSTREAM = Upstream("p", None, None)
@@ -39,8 +39,8 @@ def transient_bytes(steps: list[Callable[[], object]]) -> int:
     return total
 
 
-def anthropic_steps(deltas: int, kind: str) -> tuple[list[Callable[[], object]], _EventTranslator]:
-    translator = _EventTranslator("m", UPSTREAM)
+def anthropic_steps(deltas: int, kind: str) -> tuple[list[Callable[[], object]], EventTranslator]:
+    translator = EventTranslator("m", UPSTREAM)
     if kind == "thinking":
         start = {"type": "thinking", "thinking": ""}
         delta = {"type": "thinking_delta", "thinking": "ab"}
@@ -55,8 +55,8 @@ def anthropic_steps(deltas: int, kind: str) -> tuple[list[Callable[[], object]],
     return [lambda: translator.feed("content_block_delta", data)] * deltas, translator
 
 
-def openai_steps(deltas: int, kind: str) -> tuple[list[Callable[[], object]], _ChunkTranslator]:
-    translator = _ChunkTranslator(UPSTREAM)
+def openai_steps(deltas: int, kind: str) -> tuple[list[Callable[[], object]], ChunkTranslator]:
+    translator = ChunkTranslator(UPSTREAM)
     if kind == "thinking":
         delta: dict[str, object] = {"reasoning_content": "ab"}
     else:
@@ -67,8 +67,8 @@ def openai_steps(deltas: int, kind: str) -> tuple[list[Callable[[], object]], _C
     return [lambda: translator.feed(orjson.loads(data))] * deltas, translator
 
 
-def close(translator: _EventTranslator | _ChunkTranslator) -> list[object]:
-    if isinstance(translator, _EventTranslator):
+def close(translator: EventTranslator | ChunkTranslator) -> list[object]:
+    if isinstance(translator, EventTranslator):
         return list(
             translator.feed("content_block_stop", b'{"type":"content_block_stop","index":0}')
         )

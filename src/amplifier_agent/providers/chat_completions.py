@@ -28,9 +28,7 @@ from amplifier_agent.core.models import ModelInfo
 from amplifier_agent.core.stream import (
     CallDone,
     StreamEvent,
-    TextDelta,
 )
-from amplifier_agent.core.usage import Usage
 from amplifier_agent.providers.accumulator import CallAccumulator
 from amplifier_agent.providers.base import (
     CONNECT_TIMEOUT_S,
@@ -40,15 +38,14 @@ from amplifier_agent.providers.base import (
     ToolChoice,
     static_models,
 )
+from amplifier_agent.providers.chat_chunks import ChunkTranslator
 from amplifier_agent.providers.options import ProviderOptions
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.providers.sse import drain, sse_events
 from amplifier_agent.providers.upstream_errors import (
     TRANSPORT_FAILURES,
     Upstream,
-    malformed,
     map_failure,
-    stream_error_event,
 )
 
 #: Sent where no key exists (Ollama, keyless compatible servers): the SDK insists on one.
@@ -89,7 +86,7 @@ class ChatCompletionsProvider:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         started = time.monotonic()
-        translator = _ChunkTranslator(self._upstream)
+        translator = ChunkTranslator(self._upstream)
         try:
             response = await self._send(request_body(request, self._settings))
             # Leaving this block for any reason (end, error, a consumer that stopped early)
@@ -307,80 +304,3 @@ def wire_tool_choice(choice: ToolChoice) -> Any:
     if isinstance(choice, dict) and "name" in choice and "type" not in choice:
         return {"type": "function", "function": {"name": choice["name"]}}
     return choice
-
-
-# -- stream translation ----------------------------------------------------------------------
-
-
-class _ChunkTranslator:
-    """Turns decoded `chat.completion.chunk` objects into stream events; per call, never shared."""
-
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
-        self.acc = CallAccumulator()
-
-    def feed(self, chunk: Any) -> list[StreamEvent]:
-        if not isinstance(chunk, dict):
-            raise malformed(self.upstream, "a chunk is not a JSON object")
-        if chunk.get("error"):
-            raise stream_error_event(chunk["error"], self.upstream)
-        acc = self.acc
-        acc.model = chunk.get("model") or acc.model
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            self._take_usage(usage)
-        out: list[StreamEvent] = []
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta")
-            if delta:
-                self._delta(delta, out)
-            finish = choice.get("finish_reason")
-            if finish is not None and acc.stop_reason is None:
-                acc.stop_reason = finish
-                self._close_thinking(out)
-                out += acc.close_calls()
-        return out
-
-    def _delta(self, delta: dict[str, Any], out: list[StreamEvent]) -> None:
-        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
-            thought = self.acc.think(reasoning)
-            if thought is not None:
-                out.append(thought)
-        content = delta.get("content")
-        if isinstance(content, str) and content:
-            self._close_thinking(out)
-            out.append(TextDelta(content))
-        for part in delta.get("tool_calls") or ():
-            self._close_thinking(out)
-            call_id = part.get("id")
-            pending = self.acc.call(self._slot(part.get("index"), call_id))
-            pending.call_id = call_id or pending.call_id
-            function = part.get("function")
-            if isinstance(function, dict):
-                pending.name = function.get("name") or pending.name
-                pending.parts.append(function.get("arguments") or "")
-
-    def _slot(self, index: int | None, call_id: str | None) -> int:
-        """Some compatible servers omit `index`: a new id then opens the next call."""
-        calls = self.acc.calls
-        if index is not None:
-            return index
-        if call_id and all(c.call_id != call_id for c in calls.values()):
-            return len(calls)
-        return max(calls, default=0)
-
-    def _close_thinking(self, out: list[StreamEvent]) -> None:
-        done = self.acc.close_thinking()
-        if done is not None:
-            out.append(done)
-
-    def _take_usage(self, usage: dict[str, Any]) -> None:
-        details = usage.get("prompt_tokens_details")
-        cached = (details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
-        self.acc.usage_seen = True
-        self.acc.usage = Usage(
-            input_tokens=max(0, (usage.get("prompt_tokens") or 0) - cached),
-            output_tokens=usage.get("completion_tokens") or 0,
-            cache_read_tokens=cached,
-        )
