@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -200,8 +201,11 @@ class AnthropicProvider:
         try:
             # The SDK builds, authenticates and retries the request; the body is read raw and
             # each event decoded once. The response closes with this block, however it is left.
-            async with create(**params, stream=True) as raw:
-                async for event in sse_events(raw.http_response):
+            async with (
+                create(**params, stream=True) as raw,
+                aclosing(sse_events(raw.http_response)) as events,
+            ):
+                async for event in events:
                     for out in translator.feed(event.event, event.data):
                         yield out
         except _UPSTREAM_FAILURES as exc:

@@ -91,8 +91,8 @@ class ChatCompletionsProvider:
             response = await self._send(request_body(request, self._settings))
             # Leaving this block for any reason (end, error, a consumer that stopped early)
             # closes the response, so the connection never outlives the call.
+            events = sse_events(response)
             try:
-                events = sse_events(response)
                 async for event in events:
                     if event.data.startswith(b"[DONE]"):
                         await drain(events)
@@ -100,6 +100,7 @@ class ChatCompletionsProvider:
                     for out in translator.feed(orjson.loads(event.data)):
                         yield out
             finally:
+                await events.aclose()
                 await response.aclose()
         except _UPSTREAM_FAILURES as exc:
             raise map_failure(exc, self._upstream) from exc

@@ -11,7 +11,7 @@ nothing to a one-shot model call and are ignored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import NamedTuple
 
 import httpx2
@@ -94,7 +94,7 @@ class SseDecoder:
         return SseEvent(event, data[0] if len(data) == 1 else b"\n".join(data))
 
 
-async def sse_events(response: httpx2.Response) -> AsyncIterator[SseEvent]:
+async def sse_events(response: httpx2.Response) -> AsyncGenerator[SseEvent, None]:
     """Every event of `response`'s body; transport failures propagate as httpx2 raises them."""
     decoder = SseDecoder()
     async for chunk in response.aiter_bytes():
