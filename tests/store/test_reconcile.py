@@ -166,6 +166,16 @@ def test_changed_host_call_arguments_or_results_diverge() -> None:
     assert diverged.history == [*stored[:2], other_result[2]] and diverged.diverged
 
 
+def test_host_calls_with_different_undecodable_arguments_diverge() -> None:
+    raw = ToolCall("h1", "open_browser", {}, host=True, raw_arguments='{"url": ')
+    stored: list[Message] = [UserMessage("open it"), AssistantMessage("", tool_calls=(raw,))]
+    same = [UserMessage("open it"), AssistantMessage("", tool_calls=(raw,))]
+    other = ToolCall("h1", "open_browser", {}, host=True, raw_arguments="{oops")
+    changed = [UserMessage("open it"), AssistantMessage("", tool_calls=(other,))]
+    assert not reconcile(stored, same).diverged
+    assert reconcile(stored, changed).history == changed
+
+
 def test_an_interrupted_partial_answer_the_client_never_kept_is_dropped() -> None:
     stored: list[Message] = [UserMessage("go"), AssistantMessage("w0 w1", interrupted=True)]
     client: list[Message] = [UserMessage("go"), AssistantMessage("w0 w1 w2"), UserMessage("x")]

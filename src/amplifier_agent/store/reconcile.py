@@ -69,4 +69,4 @@ def same(ours: Message, theirs: Message) -> bool:
 
 
 def _calls(message: AssistantMessage) -> list[tuple[str, str, object]]:
-    return [(c.id, c.name, c.arguments) for c in message.tool_calls if c.host]
+    return [(c.id, c.name, c.as_object()) for c in message.tool_calls if c.host]
