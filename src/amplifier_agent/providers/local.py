@@ -150,7 +150,7 @@ def _flatten(message: Message) -> tuple[str, str]:
         # Reasoning is dropped: it was never part of the visible conversation, and a small
         # context window is better spent on what was said and done.
         calls = [
-            f"[called tool {call.name} with {json.dumps(call.arguments, ensure_ascii=False)}]"
+            f"[called tool {call.name} with {json.dumps(call.as_object(), ensure_ascii=False)}]"
             for call in message.tool_calls
         ]
         return "assistant", "\n".join(part for part in (message.content, *calls) if part)
