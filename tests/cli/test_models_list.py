@@ -188,6 +188,7 @@ def test_unreachable_provider_exit_2() -> None:
     assert result.stderr.startswith("# anthropic: ")
 
 
+@pytest.mark.local_model  # without llama-cpp-python the error names the missing package instead
 def test_adapter_init_failure_exit_2(tmp_path: Path) -> None:
     config = local_model_missing(tmp_path)
     result = models_list("--provider", "local", "--output", "json", "--config", config)

@@ -228,7 +228,9 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
     def render(messages: list[dict[str, str]]) -> list[int]:
         result = formatter(messages=messages)
         prompt = str(result.prompt).encode("utf-8")
-        return llama.tokenize(prompt, add_bos=not result.added_special, special=True)
+        # Annotated: without llama-cpp-python installed the type checker sees `Any` here.
+        tokens: list[int] = llama.tokenize(prompt, add_bos=not result.added_special, special=True)
+        return tokens
 
     def is_end(token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(vocab, token))
@@ -239,7 +241,8 @@ def _load(path: Path, n_ctx: int) -> _Loaded:
 def _token_text(llama: Llama, token: int) -> str:
     if token < 0:
         return ""
-    return llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+    text: str = llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+    return text
 
 
 def _context_window(config: Mapping[str, Any], path: Path) -> int:
