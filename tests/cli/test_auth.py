@@ -85,14 +85,14 @@ def test_set_needs_exactly_one_value(creds: Path, args: tuple[str, ...], stdin: 
 
 def test_set_unknown_provider(creds: Path) -> None:
     result = auth("set", "mistral", "key")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == f"Unknown provider 'mistral'. Known: {KNOWN}\n"
     assert not creds.exists()
 
 
 def test_set_local_needs_nothing(creds: Path) -> None:
     result = auth("set", "local", "key")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == "Provider 'local' needs no credentials.\n"
     assert not creds.exists()
 
@@ -127,7 +127,8 @@ def test_a_corrupt_file_is_named_and_left_alone(creds: Path, args: tuple[str, ..
     assert result.stderr.startswith("[error] credentials_corrupt: ")
     assert creds.read_bytes() == before
     assert os.stat(creds).st_mtime_ns == mtime
-    assert sorted(p.name for p in creds.parent.iterdir()) == ["credentials.json"]
+    # No temporary file is left behind; the lock file of a writing command stays (it is reused).
+    assert {p.name for p in creds.parent.iterdir()} - {"credentials.lock"} == {"credentials.json"}
     if args[0] == "set":
         assert "auth clear --force" in result.stderr
 
@@ -292,3 +293,25 @@ def test_auth_as_a_subprocess(tmp_path: Path) -> None:
         "anthropic: USING env=ANTHROPIC_API_KEY (file entry present, overridden)" in status.stdout
     )
     assert LONG_KEY not in listed.stdout + listed.stderr + status.stdout + status.stderr
+
+
+def test_set_chat_completions_endpoint_without_a_key(creds: Path) -> None:
+    result = auth("set", "chat-completions", "--endpoint", "http://127.0.0.1:8080/v1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(creds.read_text())["providers"]["chat-completions"] == {
+        "endpoint": "http://127.0.0.1:8080/v1"
+    }
+    keyed = auth("set", "chat-completions", "ck-1")
+    assert keyed.exit_code == 0, keyed.output
+    again = auth("set", "chat-completions", "--endpoint", "http://10.0.0.2:8080/v1")
+    assert again.exit_code == 0, again.output
+    assert json.loads(creds.read_text())["providers"]["chat-completions"] == {
+        "api_key": "ck-1",
+        "endpoint": "http://10.0.0.2:8080/v1",
+    }
+
+
+def test_an_endpoint_does_not_replace_a_required_key(creds: Path) -> None:
+    result = auth("set", "azure-openai", "--endpoint", "https://x.openai.azure.com")
+    assert result.exit_code == 2
+    assert not creds.exists()

@@ -327,7 +327,7 @@ def test_serve_running_is_reported(anthropic: FakeUpstream) -> None:
     result = doctor("--quick")
 
     assert result.exit_code == 0, result.output
-    expected = f"[INFO] serve: running at http://127.0.0.1:8123/v1/ (PID {os.getpid()})"
+    expected = f"[INFO] serve: running at http://127.0.0.1:8123 (PID {os.getpid()})"
     assert line_for(result, "serve:") == expected
     assert "sk-serve-secret-key-abcd" not in result.output
 

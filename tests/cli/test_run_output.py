@@ -171,3 +171,21 @@ def test_usage_line_omits_absent_parts() -> None:
     assert (
         usage_line(unknown) == "in=10 out=2 cache_read=0 cache_write=0 dur=99ms model=m provider=p"
     )
+
+
+def test_storage_error_envelope_keeps_the_paid_for_reply() -> None:
+    error = EnvelopeError("storage_error", "cannot write session metadata: disk full")
+
+    document = envelope(
+        session_id="s1",
+        turn_id="turn-1",
+        reply="The answer.",
+        usage=Usage(5, 1, cost_usd=None),
+        duration_ms=9,
+        correlation_id=CID,
+        error=error,
+    )
+
+    assert document["reply"] == "The answer."
+    assert document["error"]["code"] == "storage_error"
+    assert document["error"]["classification"] == "engine"

@@ -62,7 +62,9 @@ def test_status_restart_stop_round_trip(
         assert not any(server.api_key in line for line in argv_of_all_processes())
         status = cli(env, "status")
         assert status.returncode == 0, status.stderr
-        assert status.stdout.startswith(f"{PREFIX} running at {server.url}/v1/  (PID ")
+        # One URL form everywhere: the banner's, the status line's and the JSON status's.
+        assert status.stdout.startswith(f"{PREFIX} running at {server.url}  (PID ")
+        assert json.loads(cli(env, "status", "--json").stdout)["url"] == server.url
         assert "  models: 4 total\n  by provider:\n    anthropic: 4" in status.stdout
         old = json.loads(state_file(env).read_text())
         assert oct(state_file(env).stat().st_mode & 0o777) == "0o600"
@@ -202,7 +204,10 @@ def test_stop_force_kills_at_once(env: dict[str, str]) -> None:
 
 def test_stop_without_state_file(env: dict[str, str]) -> None:
     result = cli(env, "stop")
-    assert (result.returncode, result.stderr.strip()) == (1, f"{PREFIX} not running")
+    assert (result.returncode, result.stdout.strip()) == (
+        0,
+        f"{PREFIX} not running — nothing to stop",
+    )
     result = cli(env, "restart")
     assert (result.returncode, result.stderr.strip()) == (
         1,
@@ -248,7 +253,7 @@ def test_status_json_shapes(env: dict[str, str]) -> None:
 
 def test_second_server_refused_while_one_runs(tmp_path: Path, env: dict[str, str]) -> None:
     config = write_config(tmp_path / "cfg.json", {"providers": {"anthropic": {}}})
-    with running_server(config, env, cwd=tmp_path):
+    with running_server(config, env, cwd=tmp_path) as first:
         second = subprocess.run(
             [engine_binary(), "serve", "chat-completions", "--port", "0", "--config", str(config)],
             env=env,
@@ -260,3 +265,8 @@ def test_second_server_refused_while_one_runs(tmp_path: Path, env: dict[str, str
         assert second.returncode == 2
         assert "[error] already_running" in second.stderr
         assert '"code":"startup_failed"' in second.stderr
+        pid = json.loads(state_file(env).read_text())["pid"]
+        assert (
+            f"[error] already_running: a server is already running at {first.url} (PID {pid})"
+            in second.stderr
+        )

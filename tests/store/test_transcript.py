@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from amplifier_agent.core.errors import SessionError
+from amplifier_agent.core.errors import SessionError, StorageError
 from amplifier_agent.core.messages import (
     AssistantMessage,
     Message,
@@ -168,12 +168,13 @@ def test_unreadable_transcript_is_stale_session(workdir: Path) -> None:
     assert info.value.code == "stale_session"
 
 
-def test_append_failure_is_stale_session(workdir: Path) -> None:
+def test_append_failure_is_a_storage_error(workdir: Path) -> None:
     path = workdir / "transcript.jsonl"
     path.mkdir()
-    with pytest.raises(SessionError) as info:
+    with pytest.raises(StorageError) as info:
         append_messages(path, [UserMessage("x")])
-    assert info.value.code == "stale_session"
+    assert info.value.code == "storage_error"
+    assert str(path) in info.value.message
 
 
 def test_checkpoint_is_one_write_per_call(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,9 +232,10 @@ def test_rewrite_failure_leaves_the_old_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(SessionError) as info:
+    with pytest.raises(StorageError) as info:
         rewrite_transcript(path, [UserMessage("new")])
-    assert info.value.code == "stale_session"
+    assert info.value.code == "storage_error"
+    assert "No space left on device" in info.value.message
     assert path.read_bytes() == before
     assert [p.name for p in workdir.iterdir()] == ["transcript.jsonl"]
 

@@ -6,6 +6,7 @@ spawn) never pays for the engine's imports.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -14,6 +15,8 @@ from amplifier_agent import __version__
 from amplifier_agent.cli.common import HelpOnEmptyGroup
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+#: Set to show a Python traceback for an unexpected failure of any command.
+DEBUG_ENV = "AMPLIFIER_AGENT_DEBUG"
 
 #: name -> (module, attribute, one-line help shown in the command list)
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -76,3 +79,30 @@ def run_cli() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\n[info] Interrupted\n")
         sys.exit(130)
+    except Exception as exc:
+        # The last edge before the user: one `[error]` line, never a traceback (unless asked).
+        if _debugging():
+            raise
+        sys.stderr.write(_error_line(exc))
+        sys.exit(_exit_code(exc))
+
+
+def _debugging() -> bool:
+    return "--debug" in sys.argv[1:] or bool(os.environ.get(DEBUG_ENV, "").strip())
+
+
+def _error_line(exc: Exception) -> str:
+    from amplifier_agent.core.errors import AmplifierError
+
+    if isinstance(exc, AmplifierError):
+        return f"[error] {exc.code}: {exc.message}\n"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        reason = f"cannot access {exc.filename}: {exc.strerror or exc}"
+        return f"[error] storage_error: {reason}\n"
+    return f"[error] internal: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for a traceback)\n"
+
+
+def _exit_code(exc: Exception) -> int:
+    from amplifier_agent.core.errors import AmplifierError, exit_code_for
+
+    return exit_code_for(exc.code) if isinstance(exc, AmplifierError) else 1

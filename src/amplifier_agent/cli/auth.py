@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -13,6 +15,8 @@ import click
 from amplifier_agent.cli.common import HelpOnEmptyGroup, error_line
 from amplifier_agent.config.credentials import CredentialResolver, Resolved
 from amplifier_agent.config.credentials_file import (
+    credentials_locked,
+    delete_credentials,
     load_credentials,
     save_credentials,
     with_credential,
@@ -21,7 +25,7 @@ from amplifier_agent.config.credentials_file import (
 from amplifier_agent.config.masking import mask_secret
 from amplifier_agent.config.paths import layout
 from amplifier_agent.core.catalog import AUTH_PROVIDERS, KNOWN_PROVIDERS
-from amplifier_agent.core.errors import ConfigError
+from amplifier_agent.core.errors import AmplifierError, ConfigError, exit_code_for
 
 _STATUS_ORDER = tuple(m for m in KNOWN_PROVIDERS if m in AUTH_PROVIDERS)
 _PROVIDER_WIDTH = 16
@@ -45,6 +49,16 @@ def _load_or_exit(path: Path, *, hint: str = "") -> dict[str, Any] | None:
         _fail(1)
 
 
+@contextmanager
+def _exit_on_error(hint: str = "") -> Iterator[None]:
+    """Report an engine error (a full disk, a read-only state root) as one `[error]` line."""
+    try:
+        yield
+    except AmplifierError as exc:
+        error_line(exc.code, exc.message + hint)
+        _fail(exit_code_for(exc.code))
+
+
 def _mode(path: Path) -> str:
     return format(stat.S_IMODE(os.stat(path).st_mode), "o")
 
@@ -54,7 +68,11 @@ def auth() -> None:
     """Manage stored provider credentials (environment variables always win)."""
 
 
-def _value_from(api_key: str | None, from_stdin: bool) -> str:
+def _value_from(provider: str, api_key: str | None, from_stdin: bool, endpoint: bool) -> str | None:
+    """The credential to store; None for an endpoint-only update of a provider whose key is
+    optional (chat-completions)."""
+    if api_key is None and not from_stdin and endpoint and _key_optional(provider):
+        return None
     if (api_key is None) == (not from_stdin):
         raise click.UsageError("pass exactly one of API_KEY or --stdin")
     value = sys.stdin.readline().strip() if from_stdin else api_key
@@ -63,14 +81,20 @@ def _value_from(api_key: str | None, from_stdin: bool) -> str:
     return value
 
 
+def _key_optional(provider: str) -> bool:
+    spec = KNOWN_PROVIDERS[provider]
+    return spec.credential_field == "api_key" and not spec.credential_required
+
+
 def _check_provider(provider: str) -> None:
+    """An unknown provider is a usage error (exit 2), like any other bad argument."""
     if provider == "local":
         click.echo("Provider 'local' needs no credentials.", err=True)
-        _fail(1)
+        _fail(2)
     if provider not in AUTH_PROVIDERS:
         known = ", ".join(AUTH_PROVIDERS)
         click.echo(f"Unknown provider '{provider}'. Known: {known}", err=True)
-        _fail(1)
+        _fail(2)
 
 
 @auth.command(name="set")
@@ -81,13 +105,17 @@ def _check_provider(provider: str) -> None:
 )
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the value as one line from stdin.")
 def set_cmd(provider: str, api_key: str | None, endpoint: str | None, from_stdin: bool) -> None:
-    """Store a provider's API key (for ollama: its host URL)."""
+    """Store a provider's API key (for ollama: its host URL).
+
+    chat-completions needs no key: `--endpoint URL` alone stores just its endpoint.
+    """
     _check_provider(provider)
-    value = _value_from(api_key, from_stdin)
+    value = _value_from(provider, api_key, from_stdin, endpoint is not None)
     path = _credentials_path()
     hint = "; nothing was written (run `amplifier-agent auth clear --force` to start over)"
-    doc = _load_or_exit(path, hint=hint)
-    save_credentials(path, with_credential(doc, provider, value=value, endpoint=endpoint))
+    with _exit_on_error("; the credentials file was not changed"), credentials_locked(path):
+        doc = _load_or_exit(path, hint=hint)
+        save_credentials(path, with_credential(doc, provider, value=value, endpoint=endpoint))
     click.echo(f"Stored credentials for '{provider}' at {path} (mode {_mode(path)}).")
 
 
@@ -164,12 +192,13 @@ def status_cmd() -> None:
 def remove_cmd(provider: str) -> None:
     """Remove a provider's stored entry (the environment is not touched)."""
     path = _credentials_path()
-    doc = _load_or_exit(path)
     removed = False
-    if doc is not None:
-        updated, removed = without_credential(doc, provider)
-        if removed:
-            save_credentials(path, updated)
+    with _exit_on_error("; the credentials file was not changed"), credentials_locked(path):
+        doc = _load_or_exit(path)
+        if doc is not None:
+            updated, removed = without_credential(doc, provider)
+            if removed:
+                save_credentials(path, updated)
     if removed:
         click.echo(f"Removed stored credential for '{provider}'.")
     else:
@@ -184,8 +213,9 @@ def clear_cmd(force: bool) -> None:
     if not force:
         click.echo(f"Refusing to delete {path} without --force.", err=True)
         _fail(2)
-    if os.path.lexists(path):
-        path.unlink()
+    with _exit_on_error(), credentials_locked(path):
+        removed = delete_credentials(path)
+    if removed:
         click.echo(f"Removed {path}.")
     else:
         click.echo("No credentials file to clear.")

@@ -231,7 +231,7 @@ def serve_check() -> Check:
         return Check("info", "serve: not running")
     alive = liveness(state)
     if alive == "verified":
-        return Check("info", f"serve: running at {state.url}/v1/ (PID {state.pid})")
+        return Check("info", f"serve: running at {state.url} (PID {state.pid})")
     why = "no longer exists" if alive == "dead" else "now belongs to another process"
     cleanup = "`amplifier-agent serve status` cleans it"
     return Check("info", f"serve: stale state file (PID {state.pid} {why}; {cleanup})")

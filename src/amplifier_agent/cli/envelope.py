@@ -47,11 +47,13 @@ def envelope(
     correlation_id: str,
     error: EnvelopeError | None = None,
 ) -> dict[str, Any]:
+    """A failure carries no reply, except `storage_error`: the model answered (and was paid)
+    before the session could not be stored, so its answer is still delivered."""
     return {
         "protocolVersion": PROTOCOL_VERSION,
         "sessionId": session_id,
         "turnId": turn_id,
-        "reply": "" if error is not None else reply,
+        "reply": reply if error is None or error.code == "storage_error" else "",
         "error": None if error is None else _error_fields(error, correlation_id),
         "metadata": metadata(usage, duration_ms, correlation_id),
     }

@@ -219,7 +219,8 @@ def _emit_result(report: engine.CliReport, output: str, duration_ms: int) -> Non
     error = report.error
     if error is not None:
         click.echo(f"[error] {error.code}: {error.message}", err=True)
-    if output == "text" and error is None:
+    # A reply next to an error is one the model gave but the session could not store: still shown.
+    if output == "text" and (error is None or report.reply):
         _write_stdout(report.reply + "\n")
         return
     env_error = (

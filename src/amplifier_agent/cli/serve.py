@@ -12,7 +12,8 @@ from amplifier_agent.cli.common import HelpOnEmptyGroup
 from amplifier_agent.cli.logs import configure_logging
 from amplifier_agent.cli.serve_manage import restart, status, stop
 from amplifier_agent.cli.serve_options import ServeOptions, resolve_options
-from amplifier_agent.cli.serve_state import ServeLock
+from amplifier_agent.cli.serve_state import ServeLock, StateFileError, read_state
+from amplifier_agent.core.errors import StorageError
 
 LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
@@ -52,18 +53,43 @@ def chat_completions(**flags: Any) -> None:
     _configure_logging(options.log_level)
     config_problems, host_config = _load_config(options)
     lock = ServeLock()
-    if not problems and not lock.acquire():
-        problems.append(engine.Problem("already_running", "another server holds serve.lock"))
+    if not problems:
+        problems += _lock_problems(lock)
     provider_problems = engine.providers_problems(host_config) if host_config else []
     early = config_problems + problems + provider_problems
     if early or host_config is None:
         _fail(early)
     try:
         late = serve_runtime.run(options, host_config)
+    except StorageError as error:  # serve.json could not be recorded
+        late = [engine.Problem(error.code, error.message)]
     finally:
         lock.release()
     if late:
         _fail(late)
+
+
+def _lock_problems(lock: ServeLock) -> list[Any]:
+    """Why this server cannot hold serve.lock: another one runs (named by PID and URL), or the
+    state root cannot hold the lock file."""
+    from amplifier_agent import engine
+
+    try:
+        if lock.acquire():
+            return []
+    except StorageError as error:
+        return [engine.Problem(error.code, error.message)]
+    return [engine.Problem("already_running", _running_server())]
+
+
+def _running_server() -> str:
+    try:
+        state = read_state()
+    except StateFileError:
+        state = None
+    if state is None:
+        return "another server holds serve.lock"
+    return f"a server is already running at {state.url} (PID {state.pid})"
 
 
 def _load_config(options: ServeOptions) -> tuple[list[Any], Any]:

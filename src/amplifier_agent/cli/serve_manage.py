@@ -81,7 +81,7 @@ def status(as_json: bool) -> None:
         text = f"{PREFIX} running (PID {state.pid}) — but {state.url}/v1/models not responding"
         _report(as_json, _json_state("unresponsive", state), text, 1)
     lines = [
-        f"{PREFIX} running at {state.url}/v1/  (PID {state.pid}, workspace={state.workspace})",
+        f"{PREFIX} running at {state.url}  (PID {state.pid}, workspace={state.workspace})",
         f"  models: {state.models_total} total",
         "  by provider:",
         *(f"    {provider}: {count}" for provider, count in state.providers_summary.items()),
@@ -153,8 +153,9 @@ def stop(force: bool, timeout: float) -> None:
     """Stop the running server (SIGTERM, then SIGKILL after --timeout)."""
     state = load_or_exit()
     if state is None:
-        click.echo(f"{PREFIX} not running", err=True)
-        sys.exit(1)
+        # Stopping what is already stopped succeeds: scripts can call `stop` unconditionally.
+        click.echo(f"{PREFIX} not running — nothing to stop")
+        return
     line = stale_line(state)
     if line is not None:
         click.echo(line)

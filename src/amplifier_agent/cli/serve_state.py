@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from amplifier_agent.config.paths import ensure_private_dir, layout
 from amplifier_agent.config.secret_files import read_secret_json, write_secret_json
-from amplifier_agent.core.errors import ConfigError
+from amplifier_agent.core.errors import ConfigError, storage_error
 
 SCHEMA_VERSION = 1
 Liveness = Literal["verified", "dead", "reused"]
@@ -112,9 +112,14 @@ def _corrupt_message(path: Path, problem: str) -> str:
 
 
 def write_state(state: ServeState) -> None:
+    """Record the running server; a failure (full disk, read-only state root) is a
+    `StorageError`."""
     path = state_path()
-    ensure_private_dir(path.parent)
-    write_secret_json(path, state.to_json())
+    try:
+        ensure_private_dir(path.parent)
+        write_secret_json(path, state.to_json())
+    except OSError as exc:
+        raise storage_error("write", path, exc) from exc
 
 
 def remove_state(expected_token: str | None = None) -> bool:
@@ -129,7 +134,7 @@ def remove_state(expected_token: str | None = None) -> bool:
             return False
     try:
         path.unlink()
-    except FileNotFoundError:
+    except OSError:  # already gone, or a read-only state root: nothing more to clean up
         return False
     return True
 
@@ -141,9 +146,14 @@ class ServeLock:
         self._fd: int | None = None
 
     def acquire(self) -> bool:
+        """True once held; False when another server holds it. A lock file that cannot be
+        created is a `StorageError`."""
         path = layout().serve_lock
-        ensure_private_dir(path.parent)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            ensure_private_dir(path.parent)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise storage_error("create", path, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -4,13 +4,16 @@ providers and fields kept as they are, and pure edits that return a new document
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from amplifier_agent.config.secret_files import read_secret_json, write_secret_json
 from amplifier_agent.core.catalog import KNOWN_PROVIDERS
-from amplifier_agent.core.errors import ConfigError
+from amplifier_agent.core.errors import ConfigError, storage_error
+from amplifier_agent.core.fsio import exclusive_lock
 
 CREDENTIALS_VERSION = 1
 CORRUPT = "credentials_corrupt"
@@ -71,8 +74,41 @@ def load_credentials(path: Path) -> CredentialsDoc | None:
 
 
 def save_credentials(path: Path, doc: Mapping[str, Any]) -> None:
-    """Write atomically as 0600 indent-2 JSON with sorted keys (always version 1)."""
-    write_secret_json(path, {**doc, "version": CREDENTIALS_VERSION})
+    """Write atomically as 0600 indent-2 JSON with sorted keys (always version 1); a failure
+    (full disk, read-only state root) is a `StorageError` and leaves the old file intact."""
+    try:
+        write_secret_json(path, {**doc, "version": CREDENTIALS_VERSION})
+    except OSError as exc:
+        raise storage_error("write", path, exc) from exc
+
+
+def delete_credentials(path: Path) -> bool:
+    """Remove the file; False when there was none. A failure is a `StorageError`."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise storage_error("delete", path, exc) from exc
+    return True
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file beside the credentials file (`credentials.lock`)."""
+    return path.with_suffix(".lock")
+
+
+@contextmanager
+def credentials_locked(path: Path) -> Iterator[None]:
+    """Hold the credentials lock: every read-modify-write of the file happens inside it, so
+    concurrent `auth set` commands for different providers all keep their entries."""
+    lock = lock_path(path)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(lock))
+        except OSError as exc:
+            raise storage_error("lock", lock, exc) from exc
+        yield
 
 
 def entry_for(doc: Mapping[str, Any] | None, provider: str) -> Mapping[str, Any] | None:
@@ -96,14 +132,16 @@ def with_credential(
     doc: Mapping[str, Any] | None,
     provider: str,
     *,
-    value: str,
+    value: str | None,
     endpoint: str | None = None,
 ) -> CredentialsDoc:
-    """A copy with `provider`'s credential (`host` for ollama) and optional `endpoint` set."""
+    """A copy with `provider`'s credential (`host` for ollama) and optional `endpoint` set; a
+    None `value` keeps the stored credential (an endpoint-only update)."""
     updated: CredentialsDoc = copy.deepcopy(dict(doc)) if doc is not None else empty_credentials()
     providers = updated.setdefault("providers", {})
     entry = dict(providers.get(provider) or {})
-    entry[_credential_field(provider)] = value
+    if value is not None:
+        entry[_credential_field(provider)] = value
     if endpoint is not None:
         entry["endpoint"] = endpoint
     providers[provider] = entry

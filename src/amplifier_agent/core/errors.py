@@ -5,6 +5,7 @@
     ├── ProviderNotConfigured  provider_not_configured / credentials_missing: no key or endpoint
     ├── ModuleNotInstalled     an optional adapter's dependency is absent
     ├── SessionError          invalid_session, session_not_found, stale_session
+    ├── StorageError          storage_error: the state root cannot be written or read
     └── ProviderError         a model call failed; `upstream` says how (see UPSTREAM_CODES)
 
 `classify(code)` is a pure function of the code (SPEC §7.4).
@@ -121,6 +122,21 @@ class ModuleNotInstalled(AmplifierError):
 
 class SessionError(AmplifierError):
     code = "invalid_session"
+
+
+class StorageError(AmplifierError):
+    """The state root could not be written or read (full disk, read-only, permissions).
+
+    An engine error (exit 1), kept apart from `stale_session` so nobody hunts for a broken
+    session when the disk is the problem.
+    """
+
+    code = "storage_error"
+
+
+def storage_error(action: str, path: object, exc: OSError) -> StorageError:
+    """`StorageError` saying what could not be done to which path, and the OS's reason."""
+    return StorageError(f"cannot {action} {path}: {exc.strerror or exc}")
 
 
 class ProviderError(AmplifierError):

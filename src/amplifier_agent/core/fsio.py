@@ -10,10 +10,12 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _APPEND_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 _LOG = logging.getLogger(__name__)
 
 
@@ -110,5 +112,23 @@ def append_bytes(path: Path, data: bytes) -> None:
         if written != len(data):
             write_all(fd, data[written:])
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path` (a 0600 file in a 0700 directory, created if missing)
+    for the duration of the block, waiting for any other holder first.
+
+    The lock file is never deleted: unlinking it would let a waiter lock a file that is no
+    longer the one the next process opens.
+    """
+    ensure_private_dir(path.parent)
+    fd = os.open(path, _LOCK_FLAGS, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
         os.close(fd)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from amplifier_agent.agent.run import TurnOutcome
 from amplifier_agent.config.paths import layout
-from amplifier_agent.core.errors import AmplifierError
+from amplifier_agent.core.errors import AmplifierError, StorageError, storage_error
 from amplifier_agent.core.messages import AssistantMessage
 from amplifier_agent.engine.turn_types import Running, TurnReport
 from amplifier_agent.providers.pricing import price_call
@@ -40,14 +40,16 @@ def finish(
     """Persist the transcript tail, metadata and ledger line; then describe the turn.
 
     A turn whose session cannot be stored fails with that storage error (unless it had already
-    failed); the ledger line is written either way.
+    failed), yet keeps the reply the model gave: it was paid for. The ledger line is written
+    either way.
     """
     setup, state = running.setup, running.state
     _account_interrupted_call(running)
     storage_error = _persist(running, status)
     if storage_error is not None and error is None:
-        error, outcome = storage_error, None
+        error = storage_error
         status = "failed" if status == "completed" else status
+    reply = outcome.reply if outcome else _answered_reply(running, error)
     choice = running.choice
     append_ledger(
         layout().usage_ledger,
@@ -68,7 +70,7 @@ def finish(
     return TurnReport(
         session_id=setup.session.session_id if setup.session else "",
         turn_id=setup.turn_id,
-        reply=outcome.reply if outcome else "",
+        reply=reply,
         usage=state.usage,
         duration_ms=running.duration_ms(),
         error=error,
@@ -76,6 +78,17 @@ def finish(
         provider_id=choice.provider_id if choice else setup.active.provider_id,
         model=choice.model if choice else (setup.model or ""),
     )
+
+
+def _answered_reply(running: Running, error: AmplifierError | None) -> str:
+    """The model's final answer when only storing it failed (a checkpoint raised after the
+    model had answered without calling tools); otherwise nothing."""
+    if not isinstance(error, StorageError) or not running.state.messages:
+        return ""
+    last = running.state.messages[-1]
+    if isinstance(last, AssistantMessage) and not last.tool_calls and not last.interrupted:
+        return last.content
+    return ""
 
 
 def _account_interrupted_call(running: Running) -> None:
@@ -109,7 +122,7 @@ def _persist(running: Running, status: LedgerStatus) -> AmplifierError | None:
         return error
     except OSError as exc:
         log.warning("could not store the session: %s", exc)
-        return internal_error(exc)
+        return storage_error("store the session", exc.filename or "", exc)
     return None
 
 

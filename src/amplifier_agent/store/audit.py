@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from amplifier_agent.core.errors import SessionError
+from amplifier_agent.core.errors import storage_error
 from amplifier_agent.store.files import atomic_write
 from amplifier_agent.store.ids import validate_turn_id
 
@@ -92,14 +92,12 @@ def audit_path(session_dir: Path, turn_id: str) -> Path:
 def write_audit(session_dir: Path, turn_id: str, record: AuditRecord) -> Path:
     """Write one turn's audit record atomically (0600, in a 0700 `audits/`).
 
-    A write failure raises `SessionError(code="stale_session")`.
+    A write failure raises `StorageError`.
     """
     path = audit_path(session_dir, turn_id)
     text = json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n"
     try:
         atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
-        raise SessionError(
-            f"cannot write audit record {path}: {exc.strerror or exc}", code="stale_session"
-        ) from exc
+        raise storage_error("write audit record", path, exc) from exc
     return path

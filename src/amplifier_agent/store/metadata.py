@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from amplifier_agent.core.errors import SessionError
+from amplifier_agent.core.errors import SessionError, storage_error
 from amplifier_agent.core.usage import Usage, format_decimal
 from amplifier_agent.store.files import atomic_write, utc_now
 
@@ -160,6 +160,4 @@ def write_metadata(path: Path, metadata: SessionMetadata) -> None:
     try:
         atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
-        raise SessionError(
-            f"cannot write session metadata {path}: {exc.strerror or exc}", code="stale_session"
-        ) from exc
+        raise storage_error("write session metadata", path, exc) from exc

@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from amplifier_agent.core.errors import SessionError
+from amplifier_agent.core.errors import SessionError, storage_error
 from amplifier_agent.core.messages import Message
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.store import ids
@@ -34,6 +34,14 @@ from amplifier_agent.store.transcript import (
 _LOG = logging.getLogger(__name__)
 
 SESSIONS_DIR = "sessions"
+
+
+def _private_dir(directory: Path) -> None:
+    """The session directory (0700, created with its parents); a failure is a `StorageError`."""
+    try:
+        ensure_private_dir(directory)
+    except OSError as exc:
+        raise storage_error("create session directory", directory, exc) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +74,12 @@ class Session:
 
     def append(self, messages: list[Message]) -> None:
         """One checkpoint: append `messages` in a single write."""
-        ensure_private_dir(self.directory)
+        _private_dir(self.directory)
         append_messages(self.transcript_path, messages)
 
     def rewrite(self, messages: list[Message]) -> None:
         """Replace the transcript atomically."""
-        ensure_private_dir(self.directory)
+        _private_dir(self.directory)
         rewrite_transcript(self.transcript_path, messages)
 
     def read_metadata(self) -> SessionMetadata | None:
@@ -169,7 +177,7 @@ class SessionStore:
         """A session directory in the current workspace; existing metadata is kept (never
         truncate), otherwise it is written with `cwd` and no turns."""
         directory = self.session_dir(session_id)
-        ensure_private_dir(directory)
+        _private_dir(directory)
         session = Session(session_id, self.workspace, directory)
         if session.read_metadata() is None:
             write_metadata(session.metadata_path, new_metadata(session_id, self.workspace, cwd))
@@ -190,10 +198,7 @@ class SessionStore:
             else:
                 return False
         except OSError as exc:
-            raise SessionError(
-                f"cannot delete session {session_id!r}: {exc.strerror or exc}",
-                code="stale_session",
-            ) from exc
+            raise storage_error(f"delete session {session_id!r} at", directory, exc) from exc
         return True
 
     def load(self, session_id: str) -> list[Message]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from amplifier_agent.core.errors import SessionError
+from amplifier_agent.core.errors import SessionError, storage_error
 from amplifier_agent.core.messages import (
     AssistantMessage,
     Message,
@@ -177,9 +177,7 @@ def append_messages(path: Path, messages: list[Message], *, ts: str | None = Non
     try:
         append_bytes(path, data)
     except OSError as exc:
-        raise SessionError(
-            f"cannot append to transcript {path}: {exc.strerror or exc}", code="stale_session"
-        ) from exc
+        raise storage_error("append to transcript", path, exc) from exc
 
 
 def rewrite_transcript(path: Path, messages: list[Message]) -> None:
@@ -201,6 +199,4 @@ def rewrite_transcript(path: Path, messages: list[Message]) -> None:
     try:
         atomic_write(path, b"".join(lines))
     except OSError as exc:
-        raise SessionError(
-            f"cannot rewrite transcript {path}: {exc.strerror or exc}", code="stale_session"
-        ) from exc
+        raise storage_error("rewrite transcript", path, exc) from exc
