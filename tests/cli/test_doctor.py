@@ -143,6 +143,20 @@ def test_routing_follows_host_config(
     assert line_for(result, "routing:") == "[ OK ] routing: matrix=economy (host_config)"
 
 
+def test_config_flag_wins_over_the_environment(
+    anthropic: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_host_config(tmp_path, monkeypatch, json.dumps({"routing": {"matrix": "economy"}}))
+    flagged = tmp_path / "flagged.json"
+    flagged.write_text(json.dumps({"routing": {"matrix": "quality"}}))
+
+    result = doctor("--quick", "--config", str(flagged))
+
+    assert result.exit_code == 0, result.output
+    assert line_for(result, "host_config:") == f"[ OK ] host_config: {flagged} (--config)"
+    assert line_for(result, "routing:") == "[ OK ] routing: matrix=quality (host_config)"
+
+
 # -- failures and warnings ------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""`doctor [--strict] [--quick]` (SPEC §7.5): one `[ OK ]`/`[WARN]`/`[FAIL]`/`[INFO]` line per
+"""`doctor [--strict] [--quick] [--config PATH]` (SPEC §7.5): one `[ OK ]`/`[WARN]`/`[FAIL]`/`[INFO]` line per
 self-check of the installation, the state root, the configuration and the active provider.
 
 The checks themselves only report and repair nothing. The one side effect is the ordinary
@@ -147,8 +147,10 @@ def _validate_credentials(path: Path, info: os.stat_result) -> None:
     normalise_credentials(parse_secret_json(data, path), path)
 
 
-def host_config_check(env: Mapping[str, str]) -> tuple[Check, HostConfig]:
-    location = locate_host_config(None, env)
+def host_config_check(
+    env: Mapping[str, str], config_path: str | None = None
+) -> tuple[Check, HostConfig]:
+    location = locate_host_config(config_path, env)
     if location.path is None:
         none = Check("info", "host_config: none (set AMPLIFIER_AGENT_CONFIG to use one)")
         return none, HostConfig()
@@ -259,12 +261,14 @@ def models_check(active: Active, quick: bool) -> Check:
     return Check("ok", f"models: {module} listed {len(models)} {noun}")
 
 
-def run_checks(env: Mapping[str, str], *, quick: bool) -> Iterator[Check]:
+def run_checks(
+    env: Mapping[str, str], *, quick: bool, config_path: str | None = None
+) -> Iterator[Check]:
     """Every check in order, each run only when the previous line has been reported."""
     yield python_check()
     yield home_check(env)
     yield credentials_check(env)
-    host_check, loaded = host_config_check(env)
+    host_check, loaded = host_config_check(env, config_path)
     yield host_check
     chosen, active = provider_check(loaded, env)
     later: tuple[Callable[[], Check], ...] = (
@@ -288,10 +292,16 @@ def exit_code(statuses: set[Status], *, strict: bool) -> int:
 @click.command(name="doctor")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--quick", is_flag=True, help="Skip the live model listing.")
-def doctor(strict: bool, quick: bool) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="host_config file (else $AMPLIFIER_AGENT_CONFIG).",
+)
+def doctor(strict: bool, quick: bool, config_path: str | None) -> None:
     """Check the installation, state root, configuration and active provider."""
     statuses: set[Status] = set()
-    for check in run_checks(os.environ, quick=quick):
+    for check in run_checks(os.environ, quick=quick, config_path=config_path):
         statuses.add(check.status)
         click.echo(check.render())
     raise click.exceptions.Exit(exit_code(statuses, strict=strict))
