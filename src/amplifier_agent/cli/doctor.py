@@ -1,5 +1,6 @@
-"""`doctor [--strict] [--quick] [--config PATH]` (SPEC §7.5): one `[ OK ]`/`[WARN]`/`[FAIL]`/`[INFO]` line per
-self-check of the installation, the state root, the configuration and the active provider.
+"""`doctor [--strict] [--quick] [--config PATH]` (SPEC §7.5): one `[ OK ]`/`[WARN]`/`[FAIL]`/
+`[INFO]` line per self-check of the installation, the state root, the configuration and the
+active provider.
 
 The checks themselves only report and repair nothing. The one side effect is the ordinary
 credential lookup's (SPEC §2.1): a loose credentials.json it has to read gets tightened.
