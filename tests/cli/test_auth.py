@@ -315,3 +315,36 @@ def test_an_endpoint_does_not_replace_a_required_key(creds: Path) -> None:
     result = auth("set", "azure-openai", "--endpoint", "https://x.openai.azure.com")
     assert result.exit_code == 2
     assert not creds.exists()
+
+
+def test_an_open_state_root_is_tightened_with_its_credentials(isolated_home: Path) -> None:
+    isolated_home.mkdir(mode=0o755)
+    os.chmod(isolated_home, 0o755)
+    creds = isolated_home / "credentials.json"
+    creds.write_text(json.dumps({"version": 1, "providers": {"openai": {"api_key": OTHER_KEY}}}))
+    os.chmod(creds, 0o644)
+    env = {**os.environ, "AMPLIFIER_AGENT_HOME": str(isolated_home)}
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "amplifier_agent", "auth", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+    assert listed.returncode == 0, listed.stderr
+    assert mode_of(creds) == 0o600
+    assert mode_of(isolated_home) == 0o700
+    about_the_dir = [line for line in listed.stderr.splitlines() if f"{isolated_home} was" in line]
+    assert about_the_dir == [
+        f"{isolated_home} was accessible by group or others (mode 755); tightened to 700"
+    ]
+    again = subprocess.run(
+        [sys.executable, "-m", "amplifier_agent", "auth", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert again.stderr == ""

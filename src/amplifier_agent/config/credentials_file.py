@@ -13,7 +13,7 @@ from typing import Any
 from amplifier_agent.config.secret_files import read_secret_json, write_secret_json
 from amplifier_agent.core.catalog import KNOWN_PROVIDERS
 from amplifier_agent.core.errors import ConfigError, storage_error
-from amplifier_agent.core.fsio import exclusive_lock
+from amplifier_agent.core.fsio import exclusive_lock, tighten_private_dir
 
 CREDENTIALS_VERSION = 1
 CORRUPT = "credentials_corrupt"
@@ -66,10 +66,15 @@ def _version_one(raw: dict[str, Any], path: Path) -> CredentialsDoc:
 
 
 def load_credentials(path: Path) -> CredentialsDoc | None:
-    """The file as a version-1 document, or None when it does not exist."""
+    """The file as a version-1 document, or None when it does not exist.
+
+    A state root that group or others can enter is tightened to 0700 with the file: a private
+    file in an open directory could still be replaced or listed.
+    """
     raw = read_secret_json(path, corrupt_code=CORRUPT)
     if raw is None:
         return None
+    tighten_private_dir(path.parent)
     return normalise_credentials(raw, path)
 
 

@@ -38,14 +38,29 @@ def ensure_private_dir(path: Path) -> Path:
     info = os.stat(path)
     if not stat.S_ISDIR(info.st_mode):
         raise NotADirectoryError(f"{path} exists and is not a directory")
+    _tighten(path, info)
+    return path
+
+
+def tighten_private_dir(path: Path) -> None:
+    """Tighten an existing directory of ours that group or others can access to 0700, with one
+    warning; a directory that cannot be changed (a read-only filesystem) is left as it is."""
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            _tighten(path, info)
+    except OSError as exc:
+        _LOG.debug("could not tighten %s: %s", path, exc)
+
+
+def _tighten(path: Path, info: os.stat_result) -> None:
     if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        os.chmod(path, 0o700)
         _LOG.warning(
             "%s was accessible by group or others (mode %o); tightened to 700",
             path,
             stat.S_IMODE(info.st_mode),
         )
-        os.chmod(path, 0o700)
-    return path
 
 
 def write_all(fd: int, data: bytes) -> None:
