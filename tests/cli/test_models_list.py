@@ -265,7 +265,11 @@ def test_aggregate_json_with_one_provider_ok(fake_upstream: FakeUpstream, tmp_pa
         assert results[provider]["models"] == []
         assert variable in results[provider]["error"]
     assert results["local"]["status"] == "module_not_installed"
-    assert results["ollama"]["status"] == "error"
+    # Nothing names an Ollama host and none runs on the default one: not configured, no outage.
+    assert results["ollama"]["status"] == "credentials_missing"
+    assert results["ollama"]["error"].startswith("not configured: ")
+    assert "OLLAMA_HOST" in results["ollama"]["error"]
+    assert "upstream_unavailable" not in results["ollama"]["error"]
 
 
 def test_aggregate_table(fake_upstream: FakeUpstream, tmp_path: Path) -> None:

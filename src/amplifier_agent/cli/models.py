@@ -34,6 +34,13 @@ OLLAMA_DEFAULT_HOST_TIMEOUT_S = 2.0
 
 _DATED_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
 _NO_LIST = "no live model list available"
+#: Nothing names an Ollama host and none answers on the default one: an unconfigured provider,
+#: reported like the others rather than as an outage.
+_OLLAMA_NOT_CONFIGURED = (
+    "not configured: no Ollama answers at the default host "
+    f"{KNOWN_PROVIDERS['ollama'].default_endpoint} "
+    "(set OLLAMA_HOST or run `amplifier-agent auth set ollama URL`)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +145,8 @@ async def _fetch(target: ProviderEntry, timeout: float) -> Outcome:
     except ModuleNotInstalled as exc:
         return Outcome(pid, "module_not_installed", error=exc.message)
     except ProviderError as exc:
+        if exc.upstream == "upstream_unavailable" and _is_default_ollama(target):
+            return Outcome(pid, "credentials_missing", error=_OLLAMA_NOT_CONFIGURED)
         # Its message already starts with the upstream cause (`upstream_timeout: ...`).
         return Outcome(pid, "error", error=exc.message)
     except AmplifierError as exc:
