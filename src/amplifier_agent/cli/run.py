@@ -10,12 +10,11 @@ import sys
 import time
 import uuid
 from contextlib import nullcontext, redirect_stdout
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
-from amplifier_agent import engine
 from amplifier_agent.cli.display import EventPrinter, Verbosity
 from amplifier_agent.cli.envelope import EnvelopeError, envelope, preboot_envelope
 from amplifier_agent.cli.logs import configure_logging
@@ -31,7 +30,9 @@ from amplifier_agent.cli.run_preboot import (
     workspace_for,
 )
 from amplifier_agent.core.errors import AmplifierError, exit_code_for
-from amplifier_agent.engine.cli_turn import failure_report, now_iso
+
+if TYPE_CHECKING:
+    from amplifier_agent import engine
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,6 +73,9 @@ def run(prompt: str | None, **options: Any) -> None:
 def _preboot(
     prompt: str | None, options: dict[str, Any], flags: Flags, correlation_id: str
 ) -> engine.CliTurn:
+    # Imported here, not at the top: `run --help` must not pay for the engine and its SDKs.
+    from amplifier_agent import engine
+
     checked_prompt = check_argv(flags, prompt)
     check_session_flags(flags, options["session_id"])
     try:
@@ -172,6 +176,9 @@ _LOG_LEVELS: dict[Verbosity, str] = {
 
 
 def _run_turn(turn: engine.CliTurn, options: dict[str, Any], flags: Flags) -> int:
+    from amplifier_agent import engine
+    from amplifier_agent.engine.cli_turn import failure_report, now_iso
+
     verbosity = _verbosity(flags)
     configure_logging(
         _LOG_LEVELS[verbosity], fmt="[%(levelname)s] %(message)s", tracebacks=verbosity == "debug"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import orjson
@@ -11,9 +11,11 @@ import orjson
 from amplifier_agent.cli.common import HelpOnEmptyGroup
 from amplifier_agent.cli.logs import configure_logging
 from amplifier_agent.cli.serve_manage import restart, status, stop
-from amplifier_agent.cli.serve_options import ServeOptions, resolve_options
 from amplifier_agent.cli.serve_state import ServeLock, StateFileError, read_state
 from amplifier_agent.core.errors import StorageError
+
+if TYPE_CHECKING:
+    from amplifier_agent.cli.serve_options import ServeOptions
 
 LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
@@ -46,8 +48,10 @@ serve.add_command(restart)
 )
 def chat_completions(**flags: Any) -> None:
     """Serve /v1/models and /v1/chat/completions over HTTP."""
+    # Imported here, not at the top: `serve chat-completions --help` must not load the engine.
     from amplifier_agent import engine
     from amplifier_agent.cli import serve_runtime
+    from amplifier_agent.cli.serve_options import resolve_options
 
     options, problems = resolve_options(flags)
     _configure_logging(options.log_level)
