@@ -11,6 +11,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 install: $(BIN)/python
+	@echo "Installing amplifier-agent with its dev and local extras into $(VENV)."
+	@echo "The first install compiles llama-cpp-python from source: about 5 minutes on 2 cores,"
+	@echo "with no output meanwhile. Later installs reuse pip's cached wheel and take seconds."
 	$(BIN)/pip install --quiet -e '.[dev,local]' -e wrappers/python
 	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
 
