@@ -232,7 +232,7 @@ def test_an_orphaned_tool_call_is_repaired_before_the_provider_sees_it(agent: Ag
     assert stored[2]["role"] == "tool" and stored[2]["tool_call_id"] == "orphan_1"
 
 
-def test_a_session_that_cannot_be_written_fails_cleanly_as_internal(agent: AgentCli) -> None:
+def test_a_session_that_cannot_be_written_fails_cleanly_as_storage_error(agent: AgentCli) -> None:
     session_dir = agent.home / "state" / "workspaces" / "ws" / "sessions" / "doomed"
     # A real tool call replaces the session directory with a file, so every later write fails.
     vandalise = f"rm -rf '{session_dir}' && touch '{session_dir}' && echo replaced"
@@ -257,10 +257,11 @@ def test_a_session_that_cannot_be_written_fails_cleanly_as_internal(agent: Agent
 
     assert result.returncode == 1, result.stderr
     envelope = result.envelope()  # an envelope, not an uncaught exception
-    assert envelope["error"]["code"] == "internal"
-    assert envelope["error"]["message"].startswith("NotADirectoryError: ")
+    assert envelope["error"]["code"] == "storage_error"
+    assert envelope["error"]["message"].startswith("cannot ")
+    assert str(session_dir) in envelope["error"]["message"]
     assert envelope["metadata"]["tokensIn"] == 10  # what was spent is still reported
-    assert result.stderr_lines[-1] == f"[error] internal: {envelope['error']['message']}"
+    assert result.stderr_lines[-1] == f"[error] storage_error: {envelope['error']['message']}"
     events = result.notifications(strict=False)
     assert events[-1]["method"] == "error" and events[-1]["params"]["recoverable"] is False
     assert agent.ledger()[-1]["status"] == "failed"
