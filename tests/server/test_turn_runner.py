@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from amplifier_agent.core.errors import ProviderError
+from amplifier_agent.core.errors import ProviderError, storage_error
 from amplifier_agent.server.turn_runner import DEFAULT_RETRY_AFTER_S, failure_for
 
 
@@ -27,3 +27,13 @@ def test_rate_limited_always_carries_retry_after(
 def test_other_upstream_failures_carry_no_retry_after(upstream: str) -> None:
     failure = failure_for(ProviderError(upstream, "x", retry_after=3.0))  # type: ignore[arg-type]
     assert failure.headers is None
+
+
+def test_a_storage_failure_does_not_show_the_servers_paths() -> None:
+    error = storage_error(
+        "write", "/srv/state/sessions/http-x/transcript.jsonl", OSError(28, "full")
+    )
+    failure = failure_for(error)
+    assert (failure.status, failure.code) == (500, "internal")
+    assert failure.message.startswith("storage_error: ")
+    assert "/srv/state" not in failure.message

@@ -122,4 +122,4 @@ def _retry_after(upstream_seconds: float | None) -> int:
 
 
 #: Failures inside the server itself, as opposed to the turn's own limits (`runtime`).
-_SERVER_SIDE_CODES = frozenset({"internal", "stale_session", "bundle_load_failed"})
+_SERVER_SIDE_CODES = frozenset({"internal", "stale_session", "storage_error", "bundle_load_failed"})
