@@ -39,14 +39,11 @@ def counting_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter]:
     """Counts every pydantic model built (validated or not) and every SDK response parse."""
     counter = Counter()
     with monkeypatch.context() as patch:
-        new = pydantic.BaseModel.__new__
-
-        def counted_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-            counter.count += 1
-            return new(cls) if new is object.__new__ else new(cls, *args, **kwargs)
-
-        patch.setattr(pydantic.BaseModel, "__new__", counted_new)
         patch.setattr(pydantic.BaseModel, "__init__", counter.wrap(pydantic.BaseModel.__init__))
+        # `model_construct` builds without `__init__`. (`__new__` is not patched: CPython cannot
+        # give a class back the `__new__` it inherited from `object` once one was assigned.)
+        construct = pydantic.BaseModel.model_construct.__func__  # type: ignore[attr-defined]
+        patch.setattr(pydantic.BaseModel, "model_construct", classmethod(counter.wrap(construct)))
         for module in (openai._base_client, anthropic._base_client):
             patch.setattr(module, "construct_type", counter.wrap(module.construct_type))
         yield counter
