@@ -7,9 +7,10 @@ files happens only when one of those stats differs. A stat that fails counts as 
 root or skill that appears is seen as a change too.
 
 Timestamps have a granularity (a clock tick on Linux, up to two seconds elsewhere), so a file
-rewritten within the same tick as it was read can keep its mtime and size. As git does with its
-index, a discovery that saw a file modified shortly before it started is not trusted: the next
-lookup discovers again, until the tree has been quiet for `settle_ns`.
+rewritten within the same tick as it was read can keep its signature; and a file replaced while a
+discovery runs may have been read before and stat'ed after the change. As git does with its
+index, a discovery that saw a path changed (mtime or ctime) shortly before it started is not
+trusted: the next lookup discovers again, until the tree has been quiet for the settle window.
 """
 
 from __future__ import annotations
@@ -52,12 +53,12 @@ class SkillCatalogCache:
         roots: Sequence[SkillRoot],
         exclude: Sequence[str] = (),
         *,
-        settle_ns: int = DEFAULT_SETTLE_NS,
+        settle_ns: int | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self._roots = tuple(roots)
         self._exclude = tuple(exclude)
-        self._settle_ns = settle_ns
+        self._settle_ns = DEFAULT_SETTLE_NS if settle_ns is None else settle_ns
         self._clock_ns = clock_ns
         self._snapshot: _Snapshot | None = None
 
@@ -76,5 +77,5 @@ class SkillCatalogCache:
         started = self._clock_ns()
         scan = scan_skills(self._roots, self._exclude)
         signatures = tuple(signature(path) for path in scan.watched)
-        newest = max((s[0] for s in signatures if s is not None), default=0)
+        newest = max((max(s[0], s[1]) for s in signatures if s is not None), default=0)
         return _Snapshot(scan, signatures, trusted=newest < started - self._settle_ns)
