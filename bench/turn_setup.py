@@ -47,6 +47,8 @@ from amplifier_agent.providers.base import ModelRequest
 MODEL = "gpt-5"
 #: Like a chat client: each session grows for this many turns, its full history re-sent each time.
 TURNS_PER_SESSION = 10
+#: Longer than the window in which the server distrusts freshly changed skill files.
+SETTLE_S = 2.5
 
 
 class Clock:
@@ -96,18 +98,15 @@ class InstantPool(ProviderPool):
 
 
 def write_skills(root: Path, count: int) -> None:
-    """`count` skills, dated an hour back like skills installed long before the server started."""
-    an_hour_ago = time.time() - 3600
+    """`count` skills, left alone for a few seconds like skills installed long before the server
+    started (a server re-reads skill files changed in the last two seconds on every request)."""
     for index in range(count):
         directory = root / f"skill-{index}"
         directory.mkdir(parents=True)
-        skill_file = directory / "SKILL.md"
-        skill_file.write_text(
+        (directory / "SKILL.md").write_text(
             f"---\nname: skill-{index}\ndescription: Bench skill number {index}.\n---\n\nBody.\n"
         )
-        os.utime(skill_file, (an_hour_ago, an_hour_ago))
-    for path in (*root.iterdir(), root):
-        os.utime(path, (an_hour_ago, an_hour_ago))
+    time.sleep(SETTLE_S)
 
 
 async def build_engine(workdir: Path, clock: Clock) -> ServerEngine:

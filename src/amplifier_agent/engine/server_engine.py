@@ -66,6 +66,7 @@ class ServerEngine:
 
     def __post_init__(self) -> None:
         self.statics = ServerStatics(self.host_config, self.cwd)
+        self.statics.warm()
         self.writer = StoreWriter()
         mode: ApprovalMode = "no" if self.host_config.approval.mode == "no" else "yes"
         patterns = self.host_config.approval.patterns

@@ -60,6 +60,13 @@ class ServerStatics(TurnStatics):
         self._skill_tool: tuple[SkillCatalog, Tool | None] | None = None
         self._models: dict[tuple[str, str], ModelInfo] = {}
 
+    def warm(self) -> None:
+        """Derive everything once now, so the first request finds it ready (and start-up's
+        `gc.freeze()` moves it out of the collector's way)."""
+        catalog = self.skills()
+        self.system_prompt(catalog)
+        self.skill_tool(catalog)
+
     def skills(self) -> SkillCatalog:
         return self._skills.catalog()
 
