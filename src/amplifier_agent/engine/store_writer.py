@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -19,6 +18,9 @@ T = TypeVar("T")
 
 class StoreWriter:
     def __init__(self) -> None:
+        # Imported here: one-turn processes (`run`) write in place and never start the thread.
+        from concurrent.futures import ThreadPoolExecutor
+
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
 
     async def write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

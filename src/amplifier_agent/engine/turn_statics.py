@@ -14,7 +14,6 @@ from pathlib import Path
 from amplifier_agent.agent.delegate import load_skill_tool
 from amplifier_agent.agent.prompt import build_system_prompt
 from amplifier_agent.agent.routing import UsableProvider
-from amplifier_agent.agent.skill_cache import SkillCatalogCache
 from amplifier_agent.agent.skills import SkillCatalog, skill_roots
 from amplifier_agent.config.host_config import HostConfig
 from amplifier_agent.config.paths import home
@@ -53,6 +52,9 @@ class ServerStatics(TurnStatics):
     """The same answers as `TurnStatics`, kept for as long as their inputs stay the same."""
 
     def __init__(self, config: HostConfig, cwd: Path) -> None:
+        # Imported here: one-turn processes (`run`) never build a server's caches.
+        from amplifier_agent.agent.skill_cache import SkillCatalogCache
+
         super().__init__(config, cwd)
         roots = skill_roots(cwd, home(), Path.home(), config.skills.dirs)
         self._skills = SkillCatalogCache(roots, config.skills.exclude)
