@@ -50,6 +50,17 @@ class ChatTurn:
     options: CallOptions = field(default_factory=CallOptions)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A request's session (None without one), the history its turn starts from, whether the
+    client's view diverged from the stored one, and the turn's id."""
+
+    session: Session | None
+    history: list[Message]
+    diverged: bool
+    turn_id: str
+
+
 @dataclass
 class ServerEngine:
     host_config: HostConfig
@@ -120,49 +131,54 @@ class ServerEngine:
         control: TurnControl | None = None,
     ) -> TurnReport:
         resolution = self.resolve(turn.model)
-        entry = next(e for e in self.host_config.providers or () if e.id == resolution.provider_id)
         async with self._session_lock(turn.session_id):
             if turn.session_id is None:
-                session, history, diverged, turn_id = None, repair(turn.history)[0], False, "turn-1"
+                history, _ = repair(turn.history)
+                prepared = _Prepared(None, history, False, "turn-1")
             else:
                 prepared = await self.writer.write(self._prepare_session, turn, turn.session_id)
-                session, history, diverged, turn_id = prepared
-            setup = TurnSetup(
-                face="http",
-                cwd=self.cwd,
-                workspace=self.workspace,
-                turn_id=turn_id,
-                request_id=turn.request_id,
-                host_config=self.host_config,
-                active=ProviderRef(entry.id, entry.module, entry.config),
-                approval=self.approval(),
-                new_messages=(turn.prompt,) if turn.prompt else (),
-                history=((turn.containment,) if turn.containment else ()) + tuple(history),
-                session=session,
-                model=resolution.upstream_model,
-                host_tools=self.host_tools(turn.host_tools),
-                options=turn.options,
-                pool=self.loaded.pool,
-                control=control,
-                usable=self.usable(entry.id),
-                statics=self.statics,
-                writer=self.writer,
-            )
-            report = await execute_turn(setup, emit)
-            if session is not None and diverged and report.error is None:
+            report = await execute_turn(self._setup(turn, resolution, prepared, control), emit)
+            session = prepared.session
+            if session is not None and prepared.diverged and report.error is None:
                 await self.writer.write_last(session.set_last_turn, "client_reconciled")
             return report
 
-    def _prepare_session(
-        self, turn: ChatTurn, session_id: str
-    ) -> tuple[Session, list[Message], bool, str]:
-        """(session, history, diverged, turn id): the client's view of the history wins, and
-        what it adds is stored before the model is called. Runs on the writer thread: it reads
-        and writes the session's files."""
-        store = SessionStore(layout().workspaces_dir, self.workspace)
-        session = store.find(HTTP_SESSION_PREFIX + session_id) or store.create(
-            HTTP_SESSION_PREFIX + session_id, str(self.cwd)
+    def _setup(
+        self,
+        turn: ChatTurn,
+        resolution: Resolution,
+        prepared: _Prepared,
+        control: TurnControl | None,
+    ) -> TurnSetup:
+        entry = next(e for e in self.host_config.providers or () if e.id == resolution.provider_id)
+        return TurnSetup(
+            face="http",
+            cwd=self.cwd,
+            workspace=self.workspace,
+            turn_id=prepared.turn_id,
+            request_id=turn.request_id,
+            host_config=self.host_config,
+            active=ProviderRef(entry.id, entry.module, entry.config),
+            approval=self.approval(),
+            new_messages=(turn.prompt,) if turn.prompt else (),
+            history=((turn.containment,) if turn.containment else ()) + tuple(prepared.history),
+            session=prepared.session,
+            model=resolution.upstream_model,
+            host_tools=self.host_tools(turn.host_tools),
+            options=turn.options,
+            pool=self.loaded.pool,
+            control=control,
+            usable=self.usable(entry.id),
+            statics=self.statics,
+            writer=self.writer,
         )
+
+    def _prepare_session(self, turn: ChatTurn, session_id: str) -> _Prepared:
+        """The client's view of the history wins, and what it adds is stored before the model is
+        called. Runs on the writer thread: it reads and writes the session's files."""
+        store = SessionStore(layout().workspaces_dir, self.workspace)
+        stored_id = HTTP_SESSION_PREFIX + session_id
+        session = store.find(stored_id) or store.create(stored_id, str(self.cwd))
         stored = session.load() if session.transcript_path.exists() else []
         merged = reconcile(stored, turn.history)
         history, report = repair(merged.history)
@@ -170,7 +186,7 @@ class ServerEngine:
             session.rewrite(history)
         elif merged.appended:
             session.append(merged.appended)
-        return session, history, merged.diverged, session.next_turn_id()
+        return _Prepared(session, history, merged.diverged, session.next_turn_id())
 
     @asynccontextmanager
     async def _session_lock(self, session_id: str | None) -> AsyncIterator[None]:
