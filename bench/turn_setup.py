@@ -13,7 +13,8 @@ turn it measures, on the event-loop thread, the wall time and CPU time (`time.th
 
 The project directory holds `--skills` skills so discovery has real work to do. CPU time of the
 loop thread is what limits a busy server; work moved to another thread is not counted in it,
-which is the point of moving it.
+which is the point of moving it. `process_cpu_us_per_request` is the whole process's CPU time
+(every thread, user and system) over the measured requests, divided by their count.
 """
 
 from __future__ import annotations
@@ -139,8 +140,11 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     engine = await build_engine(workdir, clock)
     spans: dict[str, list[float]] = {k: [] for k in ("setup", "setup_cpu", "record", "record_cpu")}
     history: list[Message] = []
+    process_cpu = 0.0
     try:
         for index in range(args.warmup + args.requests):
+            if index == args.warmup:
+                process_cpu = time.process_time()
             if index % TURNS_PER_SESSION == 0:
                 history = []
             prompt = UserMessage(f"hello {index}")
@@ -165,6 +169,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             wall, cpu = clock.span_us("model_end", "end")
             spans["record"].append(wall)
             spans["record_cpu"].append(cpu)
+        process_cpu = time.process_time() - process_cpu
     finally:
         await engine.aclose()
     return {
@@ -177,6 +182,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "record_wall": summary(spans["record"]),
             "record_cpu": summary(spans["record_cpu"]),
         },
+        "process_cpu_us_per_request": round(process_cpu / args.requests * 1e6, 1),
     }
 
 
