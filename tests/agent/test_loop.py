@@ -134,7 +134,7 @@ class Recorder:
     def emit(self, event: DisplayEvent) -> None:
         self.events.append(event)
 
-    def checkpoint(self, messages: Sequence[Message], rewrite: bool) -> None:
+    async def checkpoint(self, messages: Sequence[Message], rewrite: bool) -> None:
         self.checkpoints.append((list(messages), rewrite))
 
     def of(self, kind: type[Any]) -> list[Any]:

@@ -49,10 +49,10 @@ async def run_loop(run: AgentRun, state: TurnState) -> TurnOutcome:
         state.messages.append(reply)
         calls = reply.tool_calls
         if not calls:
-            _checkpoint(run, state)
+            await _checkpoint(run, state)
             return TurnOutcome(reply=reply.content, usage=state.usage)
         host_calls = await _run_calls(run, state, calls)
-        _checkpoint(run, state)
+        await _checkpoint(run, state)
         if host_calls:
             return TurnOutcome(reply=reply.content, usage=state.usage, host_calls=host_calls)
 
@@ -82,19 +82,19 @@ async def _run_calls(
         run, local_calls, over_limit=calls[TOOL_CALLS_PER_RESPONSE_LIMIT:]
     )
     state.messages.extend(results)
-    _checkpoint(run, state)
+    await _checkpoint(run, state)
     return host_calls
 
 
-def _checkpoint(run: AgentRun, state: TurnState) -> None:
+async def _checkpoint(run: AgentRun, state: TurnState) -> None:
     """Persist what is new since the last checkpoint (everything, after a compaction)."""
     if run.checkpoint is None:
         return
     if state.needs_rewrite:
-        run.checkpoint(list(state.messages), True)
+        await run.checkpoint(list(state.messages), True)
         state.needs_rewrite = False
     elif len(state.messages) > state.persisted:
-        run.checkpoint(state.messages[state.persisted :], False)
+        await run.checkpoint(state.messages[state.persisted :], False)
     state.persisted = len(state.messages)
 
 

@@ -7,7 +7,7 @@ persisted exactly as far as it got.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -52,7 +52,7 @@ class AgentRun:
     agent_name: str | None = None
     session_id: str | None = None
     #: Persists messages: `(new_messages, False)` appends, `(all_messages, True)` rewrites.
-    checkpoint: Callable[[Sequence[Message], bool], None] | None = None
+    checkpoint: Callable[[Sequence[Message], bool], Awaitable[None]] | None = None
 
     @property
     def is_subagent(self) -> bool:

@@ -174,14 +174,46 @@ def discover_skills(
 
     `packaged_dir` replaces the shipped skills directory; names in `exclude` are hidden entirely.
     """
-    roots: list[tuple[SkillSource, Path | None]] = [
+    roots = skill_roots(cwd, home, user_home, extra_dirs, packaged_dir=packaged_dir)
+    return scan_skills(roots, exclude).catalog
+
+
+SkillRoot = tuple[SkillSource, Path | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SkillScan:
+    """One discovery and the paths it depended on: a root's entries, a host root's own
+    `SKILL.md` and every child's `SKILL.md` (present or not). While none of them changes on disk,
+    discovering again would find the same catalog."""
+
+    catalog: SkillCatalog
+    watched: tuple[Path, ...]
+
+
+def skill_roots(
+    cwd: Path,
+    home: Path,
+    user_home: Path,
+    extra_dirs: Sequence[str | Path] = (),
+    *,
+    packaged_dir: Path | None = None,
+) -> list[SkillRoot]:
+    """The locations `discover_skills` searches, in precedence order (None: not on disk)."""
+    roots: list[SkillRoot] = [
         ("package", packaged_dir or packaged_skills_dir()),
         ("project", cwd / ".amplifier" / "skills"),
         ("user", home / "skills"),
         ("user", user_home / ".amplifier" / "skills"),
     ]
     roots += [("host", _host_dir(d, cwd, user_home)) for d in extra_dirs]
-    return _collect(_candidates(roots), frozenset(exclude))
+    return roots
+
+
+def scan_skills(roots: Sequence[SkillRoot], exclude: Iterable[str] = ()) -> SkillScan:
+    watched: list[Path] = []
+    catalog = _collect(_candidates(roots, watched), frozenset(exclude))
+    return SkillScan(catalog, tuple(watched))
 
 
 def _host_dir(entry: str | Path, cwd: Path, user_home: Path) -> Path:
@@ -192,12 +224,14 @@ def _host_dir(entry: str | Path, cwd: Path, user_home: Path) -> Path:
     return path if path.is_absolute() else cwd / path
 
 
-def _candidates(roots: list[tuple[SkillSource, Path | None]]) -> Iterator[tuple[SkillSource, Path]]:
+def _candidates(
+    roots: Sequence[SkillRoot], watched: list[Path]
+) -> Iterator[tuple[SkillSource, Path]]:
     seen: set[Path] = set()
     for source, root in roots:
         if root is None:
             continue
-        for skill_dir in _skill_dirs(root, allow_self=source == "host"):
+        for skill_dir in _skill_dirs(root, watched, allow_self=source == "host"):
             real = skill_dir.resolve()
             # The same directory reached twice (say cwd == user_home) is one skill, not a shadow.
             if real not in seen:
@@ -205,15 +239,20 @@ def _candidates(roots: list[tuple[SkillSource, Path | None]]) -> Iterator[tuple[
                 yield source, skill_dir
 
 
-def _skill_dirs(root: Path, *, allow_self: bool) -> list[Path]:
-    if allow_self and (root / SKILL_FILE).is_file():
-        return [root]
+def _skill_dirs(root: Path, watched: list[Path], *, allow_self: bool) -> list[Path]:
+    if allow_self:
+        watched.append(root / SKILL_FILE)
+        if (root / SKILL_FILE).is_file():
+            return [root]
+    watched.append(root)
     try:
         children = sorted(root.iterdir()) if root.is_dir() else []
     except OSError as exc:
         _LOG.warning("skills directory %s is unreadable: %s", root, exc)
         return []
-    return [child for child in children if (child / SKILL_FILE).is_file()]
+    candidates = [child / SKILL_FILE for child in children]
+    watched += candidates
+    return [skill_file.parent for skill_file in candidates if skill_file.is_file()]
 
 
 def _collect(

@@ -20,7 +20,9 @@ from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolSpec, UserMessage
 from amplifier_agent.core.registry import RegistryEntry, Resolution
 from amplifier_agent.engine.server_setup import LoadedProviders
+from amplifier_agent.engine.store_writer import StoreWriter
 from amplifier_agent.engine.turn import TurnControl, TurnReport, TurnSetup, execute_turn
+from amplifier_agent.engine.turn_statics import ServerStatics
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.ids import HTTP_SESSION_PREFIX
 from amplifier_agent.store.reconcile import reconcile
@@ -48,6 +50,17 @@ class ChatTurn:
     options: CallOptions = field(default_factory=CallOptions)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A request's session (None without one), the history its turn starts from, whether the
+    client's view diverged from the stored one, and the turn's id."""
+
+    session: Session | None
+    history: list[Message]
+    diverged: bool
+    turn_id: str
+
+
 @dataclass
 class ServerEngine:
     host_config: HostConfig
@@ -55,6 +68,28 @@ class ServerEngine:
     workspace: str
     cwd: Path
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    #: What every request would otherwise derive again from the same config and files.
+    statics: ServerStatics = field(init=False)
+    _approval: ApprovalPolicy = field(init=False)
+    _config_host_tools: dict[str, ToolSpec] = field(init=False)
+    _usable: dict[str, tuple[UsableProvider, ...]] = field(init=False, default_factory=dict)
+    writer: StoreWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.statics = ServerStatics(self.host_config, self.cwd)
+        self.statics.warm()
+        self.writer = StoreWriter()
+        mode: ApprovalMode = "no" if self.host_config.approval.mode == "no" else "yes"
+        patterns = self.host_config.approval.patterns
+        self._approval = ApprovalPolicy.build(mode, patterns, log_approvals=True)
+        self._config_host_tools = {
+            t.name: ToolSpec(
+                t.name,
+                t.description or "",
+                dict(t.parameters) if t.parameters else {"type": "object", "properties": {}},
+            )
+            for t in self.host_config.host_tools
+        }
 
     @property
     def registry_entries(self) -> tuple[RegistryEntry, ...]:
@@ -68,28 +103,26 @@ class ServerEngine:
         return self.loaded.registry.resolve(requested)
 
     def approval(self) -> ApprovalPolicy:
-        mode: ApprovalMode = "no" if self.host_config.approval.mode == "no" else "yes"
-        return ApprovalPolicy.build(mode, self.host_config.approval.patterns, log_approvals=True)
+        return self._approval
 
     def host_tools(self, requested: tuple[ToolSpec, ...]) -> tuple[ToolSpec, ...]:
         """`host_config.host_tools` merged with the request's tools; the request wins a clash."""
-        merged = {
-            t.name: ToolSpec(
-                t.name,
-                t.description or "",
-                dict(t.parameters) if t.parameters else {"type": "object", "properties": {}},
-            )
-            for t in self.host_config.host_tools
-        }
+        if not requested:
+            return tuple(self._config_host_tools.values())
+        merged = dict(self._config_host_tools)
         merged.update((t.name, t) for t in requested)
         return tuple(merged.values())
 
     def usable(self, active_id: str) -> tuple[UsableProvider, ...]:
-        entries = {e.id: e for e in self.host_config.providers or ()}
-        order = [active_id, *(pid for pid in self.loaded.listings if pid != active_id)]
-        return tuple(
-            UsableProvider(pid, entries[pid].module, self.loaded.listings[pid]) for pid in order
-        )
+        usable = self._usable.get(active_id)
+        if usable is None:
+            entries = {e.id: e for e in self.host_config.providers or ()}
+            order = [active_id, *(pid for pid in self.loaded.listings if pid != active_id)]
+            usable = tuple(
+                UsableProvider(pid, entries[pid].module, self.loaded.listings[pid]) for pid in order
+            )
+            self._usable[active_id] = usable
+        return usable
 
     async def chat_turn(
         self,
@@ -98,42 +131,54 @@ class ServerEngine:
         control: TurnControl | None = None,
     ) -> TurnReport:
         resolution = self.resolve(turn.model)
-        entry = next(e for e in self.host_config.providers or () if e.id == resolution.provider_id)
         async with self._session_lock(turn.session_id):
-            session, history, diverged = self._prepare_history(turn)
-            setup = TurnSetup(
-                face="http",
-                cwd=self.cwd,
-                workspace=self.workspace,
-                turn_id=session.next_turn_id() if session else "turn-1",
-                request_id=turn.request_id,
-                host_config=self.host_config,
-                active=ProviderRef(entry.id, entry.module, entry.config),
-                approval=self.approval(),
-                new_messages=(turn.prompt,) if turn.prompt else (),
-                history=((turn.containment,) if turn.containment else ()) + tuple(history),
-                session=session,
-                model=resolution.upstream_model,
-                host_tools=self.host_tools(turn.host_tools),
-                options=turn.options,
-                pool=self.loaded.pool,
-                control=control,
-                usable=self.usable(entry.id),
-            )
-            report = await execute_turn(setup, emit)
-            if session is not None and diverged and report.error is None:
-                session.set_last_turn("client_reconciled")
+            if turn.session_id is None:
+                history, _ = repair(turn.history)
+                prepared = _Prepared(None, history, False, "turn-1")
+            else:
+                prepared = await self.writer.write(self._prepare_session, turn, turn.session_id)
+            report = await execute_turn(self._setup(turn, resolution, prepared, control), emit)
+            session = prepared.session
+            if session is not None and prepared.diverged and report.error is None:
+                await self.writer.write_last(session.set_last_turn, "client_reconciled")
             return report
 
-    def _prepare_history(self, turn: ChatTurn) -> tuple[Session | None, list[Message], bool]:
-        """Without a session the client history is used alone; with one, the client's view wins
-        and what it adds is stored before the model is called."""
-        if turn.session_id is None:
-            history, _ = repair(turn.history)
-            return None, history, False
+    def _setup(
+        self,
+        turn: ChatTurn,
+        resolution: Resolution,
+        prepared: _Prepared,
+        control: TurnControl | None,
+    ) -> TurnSetup:
+        entry = next(e for e in self.host_config.providers or () if e.id == resolution.provider_id)
+        return TurnSetup(
+            face="http",
+            cwd=self.cwd,
+            workspace=self.workspace,
+            turn_id=prepared.turn_id,
+            request_id=turn.request_id,
+            host_config=self.host_config,
+            active=ProviderRef(entry.id, entry.module, entry.config),
+            approval=self.approval(),
+            new_messages=(turn.prompt,) if turn.prompt else (),
+            history=((turn.containment,) if turn.containment else ()) + tuple(prepared.history),
+            session=prepared.session,
+            model=resolution.upstream_model,
+            host_tools=self.host_tools(turn.host_tools),
+            options=turn.options,
+            pool=self.loaded.pool,
+            control=control,
+            usable=self.usable(entry.id),
+            statics=self.statics,
+            writer=self.writer,
+        )
+
+    def _prepare_session(self, turn: ChatTurn, session_id: str) -> _Prepared:
+        """The client's view of the history wins, and what it adds is stored before the model is
+        called. Runs on the writer thread: it reads and writes the session's files."""
         store = SessionStore(layout().workspaces_dir, self.workspace)
-        session_id = HTTP_SESSION_PREFIX + turn.session_id
-        session = store.find(session_id) or store.create(session_id, str(self.cwd))
+        stored_id = HTTP_SESSION_PREFIX + session_id
+        session = store.find(stored_id) or store.create(stored_id, str(self.cwd))
         stored = session.load() if session.transcript_path.exists() else []
         merged = reconcile(stored, turn.history)
         history, report = repair(merged.history)
@@ -141,7 +186,7 @@ class ServerEngine:
             session.rewrite(history)
         elif merged.appended:
             session.append(merged.appended)
-        return session, history, merged.diverged
+        return _Prepared(session, history, merged.diverged, session.next_turn_id())
 
     @asynccontextmanager
     async def _session_lock(self, session_id: str | None) -> AsyncIterator[None]:
@@ -160,3 +205,4 @@ class ServerEngine:
 
     async def aclose(self) -> None:
         await self.loaded.pool.aclose()
+        self.writer.close()

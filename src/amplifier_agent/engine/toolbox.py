@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from amplifier_agent.agent.delegate import Delegation, delegate_tool, load_skill_tool
+from amplifier_agent.agent.delegate import Delegation, delegate_tool
 from amplifier_agent.agent.skills import SkillCatalog, discover_skills
 from amplifier_agent.config.host_config import HostConfig
 from amplifier_agent.config.paths import home
@@ -52,12 +52,11 @@ def mcp_manager(path: str | None) -> McpManager | None:
 
 
 def assemble_tools(
-    mcp_tools: tuple[Tool, ...], catalog: SkillCatalog, delegation: Delegation | None
+    mcp_tools: tuple[Tool, ...], skill_tool: Tool | None, delegation: Delegation | None
 ) -> Mapping[str, Tool]:
     tools: dict[str, Tool] = {t.name: t for t in builtin_tools()}
     tools.update((t.name, t) for t in mcp_tools)
-    if catalog.skills:
-        skill_tool = load_skill_tool(catalog)
+    if skill_tool is not None:
         tools[skill_tool.name] = skill_tool
     if delegation is not None:
         delegate = delegate_tool(delegation)

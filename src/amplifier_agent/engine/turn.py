@@ -52,15 +52,16 @@ async def execute_turn(setup: TurnSetup, emit: Callable[[DisplayEvent], None]) -
         try:
             outcome = await _run(running, stack)
         except asyncio.CancelledError:
-            finish(running, setup.control.cancel_status if setup.control else "cancelled", None)
+            status = setup.control.cancel_status if setup.control else "cancelled"
+            await finish(running, status, None)
             raise
         except AmplifierError as error:
-            report = finish(running, "failed", error)
+            report = await finish(running, "failed", error)
         except Exception as exc:  # the turn's outer edge: a bug must still end as a failed turn
             log.exception("turn %s failed unexpectedly", setup.turn_id)
-            report = finish(running, "failed", internal_error(exc))
+            report = await finish(running, "failed", internal_error(exc))
         else:
-            report = finish(running, "completed", None, outcome)
+            report = await finish(running, "completed", None, outcome)
     if report.error is None:
         emit(ResultFinal(report.reply, report.usage))
     else:

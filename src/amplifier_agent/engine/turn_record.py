@@ -10,6 +10,7 @@ from amplifier_agent.agent.run import TurnOutcome
 from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError, StorageError, storage_error
 from amplifier_agent.core.messages import AssistantMessage
+from amplifier_agent.engine.store_writer import offload_last
 from amplifier_agent.engine.turn_types import Running, TurnReport
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.store.ledger import LedgerRecord, LedgerStatus, append_ledger
@@ -31,20 +32,30 @@ _LAST_TURN: dict[LedgerStatus, LastTurn] = {
 }
 
 
-def finish(
+async def finish(
     running: Running,
     status: LedgerStatus,
     error: AmplifierError | None,
     outcome: TurnOutcome | None = None,
 ) -> TurnReport:
-    """Persist the transcript tail, metadata and ledger line; then describe the turn.
+    """Persist the transcript tail, metadata and ledger line (on the face's writer thread, if it
+    has one); then describe the turn.
 
     A turn whose session cannot be stored fails with that storage error (unless it had already
     failed), yet keeps the reply the model gave: it was paid for. The ledger line is written
     either way.
     """
-    setup, state = running.setup, running.state
     _account_interrupted_call(running)
+    return await offload_last(running.setup.writer, _record, running, status, error, outcome)
+
+
+def _record(
+    running: Running,
+    status: LedgerStatus,
+    error: AmplifierError | None,
+    outcome: TurnOutcome | None,
+) -> TurnReport:
+    setup, state = running.setup, running.state
     storage_error = _persist(running, status)
     if storage_error is not None and error is None:
         error = storage_error

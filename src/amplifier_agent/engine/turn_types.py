@@ -18,6 +18,8 @@ from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolCall, ToolSpec
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine.providers import ProviderPool
+from amplifier_agent.engine.store_writer import StoreWriter
+from amplifier_agent.engine.turn_statics import TurnStatics
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.ledger import LedgerStatus
 from amplifier_agent.store.sessions import Session
@@ -57,6 +59,11 @@ class TurnSetup:
     control: TurnControl | None = None
     #: The providers routing may use, when the face already knows them (the server's registry).
     usable: tuple[UsableProvider, ...] | None = None
+    #: Skills, system prompt and model limits kept across turns (the server's); without them
+    #: the turn derives its own.
+    statics: TurnStatics | None = None
+    #: Where session and ledger writes run (the server's thread); without one, on the spot.
+    writer: StoreWriter | None = None
 
 
 @dataclass(frozen=True, slots=True)
