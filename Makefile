@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TS := wrappers/typescript
+# `make check EXTRAS=dev` skips the llama.cpp build; tests that need the local model then skip.
+EXTRAS ?= dev,local
 
 .PHONY: install check lint typecheck contracts test test-engine test-wrappers demo bench clean
 
@@ -11,10 +13,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	@echo "Installing amplifier-agent with its dev and local extras into $(VENV)."
-	@echo "The first install compiles llama-cpp-python from source: about 5 minutes on 2 cores,"
-	@echo "with no output meanwhile. Later installs reuse pip's cached wheel and take seconds."
-	$(BIN)/pip install --quiet -e '.[dev,local]' -e wrappers/python
+	@echo "Installing amplifier-agent with the extras [$(EXTRAS)] into $(VENV)."
+	@case ",$(EXTRAS)," in *,local,*) \
+	  echo "The first install compiles llama-cpp-python from source: about 5 minutes on 2 cores,"; \
+	  echo "with no output meanwhile. Later installs reuse pip's cached wheel and take seconds.";; \
+	esac
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]' -e wrappers/python
 	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
 
 lint:
