@@ -306,6 +306,8 @@ def test_request_id_generated_otherwise(value: str | None) -> None:
         "application/json, text/event-stream;q=0.5",
         "text/event-stream;q=0, application/json",
         "application/json, */*;q=0.8",
+        "application/json, */*",  # axios-based clients
+        "application/json, text/plain, */*",
         "application/*",
         "application/json;q=0.9, text/*;q=0.1",
         "text/event-stream;q=0.2,application/json;q=0.3",
@@ -324,7 +326,6 @@ def test_accept_ranking_json_first_prefers_json(accept: str) -> None:
         "*/*",  # curl, fetch
         "text/event-stream",
         "application/json, text/event-stream",  # a tie keeps the default
-        "application/json, */*",
         "application/json;q=0.5, text/event-stream",
         "application/json;q=0, */*",
         "text/html",

@@ -126,8 +126,9 @@ def prefers_json(accept: str | None) -> bool:
 
     Why: the official openai SDKs and LiteLLM omit `stream` for a non-stream call and send
     `Accept: application/json`; they cannot read SSE. Each type gets the q-value of its most
-    specific matching range (`*/*` and `text/*` count too); a tie, a missing header or an
-    unparsable one keeps the documented default, SSE.
+    specific matching range; `*/*` names neither, so `application/json, */*` (axios and others)
+    asks for JSON while a bare `*/*` (curl, fetch) states no preference. A tie, a missing header
+    or an unparsable one keeps the documented default, SSE.
     """
     if accept is None or not accept.strip():
         return False
@@ -162,8 +163,6 @@ def _quality(ranges: list[tuple[str, str, float]], kind: str, subtype: str) -> f
             rank = 2
         elif (range_kind, range_subtype) == (kind, "*"):
             rank = 1
-        elif (range_kind, range_subtype) == ("*", "*"):
-            rank = 0
         else:
             continue
         if rank > best_rank or (rank == best_rank and quality > best_q):
