@@ -20,6 +20,7 @@ RESULT_SCHEMAS = {
     "agent/initialize": "results/initialize.json",
     "session/create": "results/session-create.json",
     "turn/submit": "results/turn-submit.json",
+    "turn/cancel": "results/turn-cancel.json",
     "session/end": "results/session-end.json",
     "agent/shutdown": "results/agent-shutdown.json",
     "cache/info": "results/cache-info.json",

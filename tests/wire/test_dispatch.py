@@ -267,6 +267,7 @@ async def test_shutdown_makes_every_later_call_agent_not_ready(engine: Engine) -
         ("cache/info", {}),
         ("session/create", {}),
         ("turn/submit", {"sessionId": "s-open", "turnId": "t1", "prompt": "hi"}),
+        ("turn/cancel", {"sessionId": "s-open"}),
         ("agent/shutdown", {}),
     ]:
         error = await rpc_error(engine, method, params)
@@ -276,7 +277,7 @@ async def test_shutdown_makes_every_later_call_agent_not_ready(engine: Engine) -
 async def test_unknown_methods_are_method_not_found_even_before_initialize(
     engine: Engine,
 ) -> None:
-    error = await rpc_error(engine, "turn/cancel", {})
+    error = await rpc_error(engine, "turn/interrupt", {})
 
     assert error.code == -32601
     assert error.data is None

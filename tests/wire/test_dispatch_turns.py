@@ -242,19 +242,66 @@ async def test_a_failing_notify_callback_does_not_break_the_turn(
     assert result["finalEvent"]["params"]["text"] == "Still fine."
 
 
-async def test_submits_to_one_session_run_one_at_a_time(host: Host) -> None:
-    host.fake.enqueue(Reply(blocks=reply_text("one").blocks, delay_s=0.05), reply_text("two"))
+async def test_a_second_submit_on_a_busy_session_is_session_busy(host: Host) -> None:
+    host.fake.enqueue(Reply(blocks=reply_text("one").blocks, delay_s=0.05))
     await host.start()
+    first = asyncio.ensure_future(host.submit("first", turn_id="turn-1"))
+    while not host.fake.model_requests():
+        await asyncio.sleep(0.01)
 
-    first, second = await asyncio.gather(
-        host.submit("first", turn_id="turn-1"), host.submit("second", turn_id="turn-2")
-    )
+    with pytest.raises(RpcError) as caught:
+        await host.submit("second", turn_id="turn-2")
 
-    assert (first["reply"], second["reply"]) == ("one", "two")
-    second_request = host.fake.model_requests()[1].body["messages"]
-    assert "first" in json.dumps(second_request) and "one" in json.dumps(second_request)
-    finals = [n["params"]["turnId"] for n in host.notes if n["method"] == "result/final"]
-    assert finals == ["turn-1", "turn-2"]
+    assert caught.value.code == -32000
+    assert caught.value.data is not None and caught.value.data["code"] == "session_busy"
+    assert (await first)["reply"] == "one"
+    assert len(host.fake.model_requests()) == 1
+
+
+async def test_cancel_stops_the_turn_and_records_it_as_cancelled(host: Host) -> None:
+    host.fake.enqueue(Reply(blocks=reply_text("slow").blocks, stall_after_events=2, stall_s=30))
+    await host.start()
+    turn = asyncio.ensure_future(host.submit("Take your time."))
+    while not host.fake.model_requests():
+        await asyncio.sleep(0.01)
+
+    result = await host.engine.dispatch("turn/cancel", {"sessionId": "s-1", "turnId": "turn-1"})
+
+    assert result == {"sessionId": "s-1", "turnId": "turn-1", "cancelled": True}
+    assert turn.done()
+    with pytest.raises(RpcError) as caught:
+        await turn
+    assert caught.value.data is not None and caught.value.data["code"] == "cancelled"
+    records = [json.loads(line) for line in layout().usage_ledger.read_text().splitlines()]
+    assert [r["status"] for r in records] == ["cancelled"]
+
+
+async def test_a_turn_cancelled_before_its_first_step_is_still_recorded(host: Host) -> None:
+    await host.start()
+    turn = asyncio.ensure_future(host.submit("Never mind.", turn_id="turn-1"))
+    await asyncio.sleep(0)  # the submit has started its turn, which has not run yet
+
+    result = await host.engine.dispatch("turn/cancel", {"sessionId": "s-1"})
+
+    assert result["cancelled"] is True
+    with pytest.raises(RpcError):
+        await turn
+    lines = (session_dir(host.cwd) / "transcript.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["content"] == "Never mind."
+    assert host.fake.model_requests() == []
+
+
+async def test_cancelling_another_turn_id_leaves_the_running_turn_alone(host: Host) -> None:
+    host.fake.enqueue(Reply(blocks=reply_text("kept").blocks, delay_s=0.05))
+    await host.start()
+    turn = asyncio.ensure_future(host.submit("go", turn_id="turn-1"))
+    while not host.fake.model_requests():
+        await asyncio.sleep(0.01)
+
+    result = await host.engine.dispatch("turn/cancel", {"sessionId": "s-1", "turnId": "turn-7"})
+
+    assert result == {"sessionId": "s-1", "turnId": "turn-7", "cancelled": False}
+    assert (await turn)["reply"] == "kept"
 
 
 async def test_shutdown_cancels_a_running_turn(host: Host) -> None:
@@ -276,35 +323,16 @@ async def test_shutdown_cancels_a_running_turn(host: Host) -> None:
     assert "result/final" not in host.methods()
 
 
-async def test_a_turn_waiting_for_its_session_never_starts_after_shutdown(host: Host) -> None:
-    host.fake.enqueue(Reply(blocks=reply_text("slow").blocks, stall_after_events=2, stall_s=30))
-    await host.start()
-    running = asyncio.ensure_future(host.submit("first", turn_id="turn-1"))
-    while not host.fake.model_requests():
-        await asyncio.sleep(0.01)
-    waiting = asyncio.ensure_future(host.submit("second", turn_id="turn-2"))
-    await asyncio.sleep(0.05)
-
-    await host.engine.dispatch("agent/shutdown", {})
-    outcomes = await asyncio.gather(running, waiting, return_exceptions=True)
-
-    codes = [o.data["code"] for o in outcomes if isinstance(o, RpcError) and o.data]
-    assert codes == ["agent_not_ready", "agent_not_ready"]
-    assert len(host.fake.model_requests()) == 1
-
-
-async def test_a_turn_waiting_for_an_ended_session_is_stale(host: Host) -> None:
+async def test_a_turn_running_when_its_session_ends_completes(host: Host) -> None:
     host.fake.enqueue(Reply(blocks=reply_text("one").blocks, delay_s=0.05))
     await host.start()
     first = asyncio.ensure_future(host.submit("first", turn_id="turn-1"))
     while not host.fake.model_requests():
         await asyncio.sleep(0.01)
-    second = asyncio.ensure_future(host.submit("second", turn_id="turn-2"))
-    await asyncio.sleep(0.01)
 
     await host.engine.dispatch("session/end", {"sessionId": "s-1"})
 
     assert (await first)["reply"] == "one"
     with pytest.raises(RpcError) as caught:
-        await second
+        await host.submit("second", turn_id="turn-2")
     assert caught.value.data is not None and caught.value.data["code"] == "stale_session"

@@ -50,8 +50,7 @@ class Flags:
 
 def check_argv(flags: Flags, prompt: str | None) -> str:
     """The conflicts of §7.2, in table order; returns the stripped-checked prompt."""
-    if flags.yes and flags.no:
-        _conflict("-y and -n are mutually exclusive")
+    check_approval_flags(flags.yes, flags.no)
     if flags.quiet and (flags.verbose or flags.debug):
         _conflict("--quiet conflicts with -v/--verbose and --debug; choose one verbosity tier")
     if flags.resume and flags.fresh:
@@ -62,6 +61,11 @@ def check_argv(flags: Flags, prompt: str | None) -> str:
             'pass prompt as argument: `amplifier-agent run "..."`.',
         )
     return prompt
+
+
+def check_approval_flags(yes: bool, no: bool) -> None:
+    if yes and no:
+        _conflict("-y and -n are mutually exclusive")
 
 
 def check_session_flags(flags: Flags, session_id: str | None) -> None:

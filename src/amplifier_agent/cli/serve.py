@@ -12,6 +12,7 @@ from amplifier_agent.cli.common import HelpOnEmptyGroup
 from amplifier_agent.cli.logs import configure_logging
 from amplifier_agent.cli.serve_manage import restart, status, stop
 from amplifier_agent.cli.serve_state import ServeLock, StateFileError, read_state
+from amplifier_agent.cli.serve_stdio import stdio
 from amplifier_agent.core.errors import StorageError
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ def serve() -> None:
 serve.add_command(status)
 serve.add_command(stop)
 serve.add_command(restart)
+serve.add_command(stdio)
 
 
 @serve.command(name="chat-completions")

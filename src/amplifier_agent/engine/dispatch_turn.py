@@ -1,5 +1,6 @@
-"""The in-process dispatch face's view of the engine: the sessions one `Engine` owns (create,
-resume, end), one turn per `turn/submit`, and the settings `initialize` chose (SPEC §10.3).
+"""The dispatch faces' view of the engine: the sessions one `Engine` owns (create, resume, end),
+one turn per `turn/submit` (one at a time per session, cancellable), and the settings `initialize`
+chose (SPEC §10.3).
 
 Dispatch turns use the host_config approval mode with `prompt` counting as `no`: no wire approval
 exists in protocol 0.3.0, and nobody could be asked.
@@ -15,7 +16,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine.cli_turn import select_provider_module
 from amplifier_agent.engine.model_cache import cache_info
 from amplifier_agent.engine.providers import resolve_provider_settings
+from amplifier_agent.engine.server_engine import SessionBusy
 from amplifier_agent.engine.turn import TurnControl, TurnReport, TurnSetup, execute_turn
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.ids import validate_session_id
+from amplifier_agent.store.ledger import LedgerStatus
 from amplifier_agent.store.sessions import Session, SessionStore
 
 MINTED_PREFIX = "sess-"
@@ -76,10 +79,14 @@ def dispatch_options(
     provider_override: Mapping[str, Any] | None = None,
     mcp_config_path: str | None = None,
     default_cwd: Path | None = None,
+    workspace: str | None = None,
 ) -> DispatchOptions:
-    """Validate `initialize`'s optional params; a bad value is a `config_validation` error."""
+    """Validate `initialize`'s optional params; a bad value is a `config_validation` error.
+
+    `workspace` is the process's `--workspace`; without it the workspace comes from the
+    environment or the tool directory, as for `run`."""
     directory = _directory(cwd if cwd is not None else str(default_cwd or Path.cwd()))
-    workspace, _ = resolve_workspace(None, cwd=directory)
+    workspace, _ = resolve_workspace(workspace, cwd=directory)
     provider = host_config.provider
     if provider_override is not None:
         provider = _provider_choice(provider_override)
@@ -122,13 +129,24 @@ def cache_summary() -> dict[str, Any]:
 class _Live:
     session: Session
     cwd: Path
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Running:
+    turn_id: str
     task: asyncio.Task[TurnReport]
     control: TurnControl
+    #: Set by the turn's first step: a task cancelled before it never runs, so nothing of the
+    #: turn (not even its prompt) would be recorded.
+    started: asyncio.Event
+
+    async def stop(self, status: LedgerStatus) -> None:
+        """Cancel the turn, recorded with `status`, and wait until it has been persisted."""
+        self.control.cancel_status = status
+        while not self.started.is_set() and not self.task.done():
+            await asyncio.sleep(0)
+        self.task.cancel()
+        await asyncio.wait((self.task,))
 
 
 class DispatchSessions:
@@ -140,7 +158,8 @@ class DispatchSessions:
         self.options = options
         self._live: dict[str, _Live] = {}
         self._ended: set[str] = set()
-        self._running: set[_Running] = set()
+        #: The turn each session runs now, by session id (one at a time).
+        self._running: dict[str, _Running] = {}
         self._closed = False
 
     def configure(self, host_config: HostConfig, options: DispatchOptions) -> None:
@@ -203,29 +222,42 @@ class DispatchSessions:
     ) -> TurnReport:
         """One turn, ending with exactly one `result/final` or one unrecoverable `error` event.
 
-        Request errors (unknown or ended session, empty prompt) raise before anything is
-        emitted; a turn cut short by `shutdown` raises `agent_not_ready`.
+        Request errors (unknown or ended session, a session already running a turn
+        (`session_busy`), empty prompt) raise before anything is emitted; a turn cut short by
+        `shutdown` raises `agent_not_ready`, one stopped by `cancel` raises `cancelled`.
         """
         self._check_open(turn.session_id)
+        if turn.session_id in self._running:
+            raise SessionBusy(f"session '{turn.session_id}' is busy with another turn")
         live = self._live[turn.session_id]
         content = prompt_with_attachments(turn.prompt, turn.attachments)
-        control = TurnControl()
-        async with live.lock:
-            self._check_open(turn.session_id)  # ended or shut down while this turn waited
-            task = asyncio.ensure_future(self._turn(live, turn, content, control, emit))
-            running = _Running(task, control)
-            self._running.add(running)
-            try:
-                return await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-                raise AmplifierError(
-                    "the agent shut down during the turn", code="agent_not_ready"
-                ) from None
-            finally:
-                self._running.discard(running)
+        control, started = TurnControl(), asyncio.Event()
+        task = asyncio.ensure_future(self._turn(live, turn, content, control, started, emit))
+        self._running[turn.session_id] = _Running(turn.turn_id, task, control, started)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            raise _stopped(control.cancel_status) from None
+        finally:
+            del self._running[turn.session_id]
+
+    async def cancel(self, session_id: str, turn_id: str | None) -> str | None:
+        """`turn/cancel`: stop the session's running turn (only if it is `turn_id`, when given)
+        and return its id once it is recorded as cancelled; None when no such turn runs.
+
+        A turn still running in a session ended meanwhile can be cancelled too."""
+        if self._closed:
+            raise AmplifierError("the agent has shut down", code="agent_not_ready")
+        running = self._running.get(session_id)
+        if running is None:
+            self._check_open(session_id)
+        if running is None or turn_id not in (None, running.turn_id):
+            return None
+        await running.stop("cancelled")
+        return running.turn_id
 
     async def _turn(
         self,
@@ -233,8 +265,10 @@ class DispatchSessions:
         turn: DispatchTurn,
         content: str,
         control: TurnControl,
+        started: asyncio.Event,
         emit: Callable[[DisplayEvent], None],
     ) -> TurnReport:
+        started.set()
         try:
             config, active = self._active_provider()
             history, _ = live.session.load_repaired()
@@ -271,16 +305,18 @@ class DispatchSessions:
         return ApprovalPolicy.build("yes" if approval.mode == "yes" else "no", approval.patterns)
 
     async def shutdown(self) -> None:
-        """Cancel running turns (recorded as `shutdown`) and end every session; turns still
-        waiting for their session never start."""
+        """Cancel running turns (recorded as `shutdown`) and end every session."""
         self._closed = True
-        running = list(self._running)
-        for entry in running:
-            entry.control.cancel_status = "shutdown"
-            entry.task.cancel()
-        await asyncio.gather(*(entry.task for entry in running), return_exceptions=True)
+        running = list(self._running.values())
+        await asyncio.gather(*(entry.stop("shutdown") for entry in running))
         self._ended.update(self._live)
         self._live.clear()
+
+
+def _stopped(status: LedgerStatus) -> AmplifierError:
+    if status == "cancelled":
+        return AmplifierError("the turn was cancelled", code="cancelled")
+    return AmplifierError("the agent shut down during the turn", code="agent_not_ready")
 
 
 def prompt_with_attachments(prompt: str, attachments: Sequence[Mapping[str, Any]]) -> str:

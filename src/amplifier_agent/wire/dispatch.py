@@ -43,7 +43,8 @@ class Engine:
 
     `host_config` is the validated configuration; without one it is loaded like `run` does
     (`$AMPLIFIER_AGENT_CONFIG`, else none) at `initialize`. `cwd` is the default tool directory
-    when `initialize` names none (default: the process's working directory).
+    when `initialize` names none (default: the process's working directory); `workspace` the
+    workspace new sessions go to (default: as for `run`, from the environment or the cwd).
     """
 
     def __init__(
@@ -52,10 +53,12 @@ class Engine:
         *,
         notify: Notify | None = None,
         cwd: str | Path | None = None,
+        workspace: str | None = None,
     ) -> None:
         self._host_config = host_config
         self._notify = notify
         self._default_cwd = Path(cwd) if cwd is not None else None
+        self._workspace = workspace
         self._sessions: engine.DispatchSessions | None = None
         self._capabilities = Capabilities()
         self._shut_down = False
@@ -64,6 +67,7 @@ class Engine:
             "agent/initialize": self._initialize,
             "session/create": self._session_create,
             "turn/submit": self._turn_submit,
+            "turn/cancel": self._turn_cancel,
             "session/end": self._session_end,
             "agent/shutdown": self._shutdown,
             "cache/info": self._cache_info,
@@ -127,6 +131,7 @@ class Engine:
             provider_override=params.optional_object("providerOverride"),
             mcp_config_path=params.optional_string("mcpConfigPath"),
             default_cwd=self._default_cwd,
+            workspace=self._workspace,
         )
         session_id, resume = params.optional_string("sessionId"), params.flag("resume")
         sessions = self._sessions or engine.DispatchSessions(host_config, options)
@@ -177,6 +182,17 @@ class Engine:
             "finalEvent": final[-1] if final else None,
         }
 
+    async def _turn_cancel(self, params: Params) -> dict[str, Any]:
+        sessions = self._ready()
+        session_id = params.string("sessionId")
+        turn_id = params.turn_id() if params.values.get("turnId") is not None else None
+        cancelled = await sessions.cancel(session_id, turn_id)
+        return {
+            "sessionId": session_id,
+            "turnId": cancelled or turn_id,
+            "cancelled": cancelled is not None,
+        }
+
     def _deliver(self, notification: dict[str, Any]) -> None:
         """Hand a negotiated notification to the caller; a failing callback must not end the
         turn, so it is logged instead."""
@@ -194,10 +210,17 @@ class Engine:
         return {"sessionId": session_id, "ended": True}
 
     async def _shutdown(self, params: Params) -> dict[str, Any]:
-        sessions = self._ready()
-        self._shut_down = True
-        await sessions.shutdown()
+        self._ready()
+        await self.close()
         return {}
+
+    async def close(self) -> None:
+        """What `agent/shutdown` does (running turns cancelled and recorded as `shutdown`,
+        sessions ended); nothing before `initialize` or once shut down."""
+        if self._sessions is None or self._shut_down:
+            return
+        self._shut_down = True
+        await self._sessions.shutdown()
 
     async def _cache_info(self, params: Params) -> dict[str, Any]:
         self._ready()

@@ -13,6 +13,7 @@ from amplifier_agent.core.errors import AmplifierError, classify
 from amplifier_agent.wire.events import DISPLAY_EVENT_TYPES
 
 JSONRPC_VERSION = "2.0"
+PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
@@ -30,6 +31,7 @@ WIRE_CODES = frozenset(
         "approval_timeout",
         "approval_translation_failed",
         "bundle_load_failed",
+        "cancelled",
         "config_validation",
         "env_injection_rejected",
         "internal",
@@ -39,6 +41,7 @@ WIRE_CODES = frozenset(
         "provider_init_failed",
         "provider_not_configured",
         "runtime",
+        "session_busy",
         "session_not_found",
         "spawn_failed",
         "stale_session",
@@ -71,7 +74,7 @@ def _data(code: str, message: str) -> dict[str, Any]:
 
 
 def wire_code(code: str) -> str:
-    """An engine error code as one of the 20 wire codes: config and argv problems are
+    """An engine error code as one of the wire codes: config and argv problems are
     `config_validation`, a missing adapter is `provider_init_failed`, the rest `internal`."""
     if code in WIRE_CODES:
         return code
@@ -98,6 +101,10 @@ def invalid_params(message: str) -> RpcError:
 
 def invalid_request(message: str) -> RpcError:
     return RpcError(INVALID_REQUEST, message, _data("wire_protocol_violation", message))
+
+
+def parse_error(message: str) -> RpcError:
+    return RpcError(PARSE_ERROR, message, _data("wire_protocol_violation", message))
 
 
 def method_not_found(method: str) -> RpcError:
@@ -269,6 +276,7 @@ __all__ = [
     "INVALID_REQUEST",
     "JSONRPC_VERSION",
     "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
     "PROTOCOL_VERSION",
     "SKEW_REMEDIATION",
     "WIRE_CODES",
@@ -283,6 +291,7 @@ __all__ = [
     "invalid_request",
     "method_not_found",
     "negotiate",
+    "parse_error",
     "parse_request",
     "request_id_of",
     "result_response",
