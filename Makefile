@@ -50,6 +50,7 @@ demo: install
 bench: install
 	$(BIN)/python bench/version_startup.py
 	$(BIN)/python bench/run_latency.py
+	$(BIN)/python bench/stdio_turns.py
 	$(BIN)/python bench/http_ttft.py
 	$(BIN)/python bench/http_hot_path.py
 	$(BIN)/python bench/provider_stream.py
