@@ -44,6 +44,7 @@ def imported_by(*args: str) -> tuple[set[str], str]:
         (("run", "--help"), "amplifier_agent.cli.run", "--session-id"),
         (("serve", "chat-completions", "--help"), "amplifier_agent.cli.serve", "--api-key"),
         (("serve", "--help"), "amplifier_agent.cli.serve", "chat-completions"),
+        (("serve", "stdio", "--help"), "amplifier_agent.cli.serve_stdio", "--workspace"),
         (("doctor", "--help"), "amplifier_agent.cli.doctor", "--config"),
         (("auth", "--help"), "amplifier_agent.cli.auth", "set"),
     ],

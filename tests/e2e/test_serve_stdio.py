@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -250,3 +252,29 @@ def test_nothing_is_written_before_the_first_request_and_agent_shutdown_ends_the
     finally:
         host.kill()
     assert host.schema_problems() == []
+
+
+def imported_modules(agent: AgentCli, stdin: str) -> set[str]:
+    """The modules a `serve stdio` process imported while answering `stdin` (then EOF)."""
+    argv = [sys.executable, "-X", "importtime", "-m", "amplifier_agent", "serve", "stdio", "-y"]
+    result = subprocess.run(
+        argv, input=stdin, env=agent.env(), cwd=agent.cwd, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if "|" in line}
+
+
+def test_the_engine_loads_at_the_first_request_and_a_provider_sdk_at_the_first_turn(
+    agent: AgentCli,
+) -> None:
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "0.3.0"}}  # fmt: skip
+
+    idle = imported_modules(agent, "")
+    initialized = imported_modules(agent, json.dumps(initialize) + "\n")
+
+    assert "amplifier_agent.wire.stdio" in idle
+    assert "amplifier_agent.engine" not in idle
+    assert "amplifier_agent.engine" in initialized
+    assert {"anthropic", "openai"}.isdisjoint(initialized)
