@@ -5,11 +5,13 @@ writes valid against `conformance/schemas` (docs/wire.md)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -247,6 +249,10 @@ def test_nothing_is_written_before_the_first_request_and_agent_shutdown_ends_the
     try:
         assert not eventually(lambda: host.raw_stdout, timeout=0.5)
         host.initialize("s-a")
+        # What the agent's child processes inherit: no requests to read, no protocol to write.
+        fds = Path(f"/proc/{host.pid}/fd")
+        assert os.readlink(fds / "0") == "/dev/null"
+        assert os.readlink(fds / "1") == os.readlink(fds / "2")
         assert host.call("agent/shutdown")["result"] == {}
         assert host.finish() == 0
     finally:
@@ -278,3 +284,23 @@ def test_the_engine_loads_at_the_first_request_and_a_provider_sdk_at_the_first_t
     assert "amplifier_agent.engine" not in idle
     assert "amplifier_agent.engine" in initialized
     assert {"anthropic", "openai"}.isdisjoint(initialized)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["-y", "-n"], "-y and -n are mutually exclusive"),
+        (["--cwd", "/no/such/dir"], "[error] argv_path_unreadable: --cwd /no/such/dir"),
+        (["--config", "/no/such/config.json"], "[error] config_"),
+        (["--workspace", "../up"], "[error] argv_workspace_invalid"),
+    ],
+)
+def test_bad_process_options_exit_2_before_reading_anything(
+    agent: AgentCli, args: list[str], said: str
+) -> None:
+    result = agent.run("serve", "stdio", *args, input='{"jsonrpc":"2.0","id":1,"method":"x"}\n')
+
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr

@@ -92,15 +92,29 @@ async def _serve(settings: StdioSettings) -> None:
             settings.host_config, notify=notify, cwd=settings.cwd, workspace=settings.workspace
         )
 
-    writer = FrameWriter(sys.stdout.fileno())
+    requests, responses = _protocol_fds()
+    writer = FrameWriter(responses)
     server = StdioServer(make_engine, writer.send, drain_s=_drain_seconds())
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.stop)
     try:
-        await server.serve(read_lines(sys.stdin.fileno()))
+        await server.serve(read_lines(requests))
     finally:
         writer.close(FLUSH_TIMEOUT_S)
+
+
+def _protocol_fds() -> tuple[int, int]:
+    """Private copies of stdin and stdout for the protocol; fd 0 then reads /dev/null and fd 1
+    writes to stderr, so neither a stray print nor a process the agent starts (which inherits
+    fds 0-2) can read the host's requests or write into the response stream."""
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    requests, responses = os.dup(stdin), os.dup(stdout)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, stdin)
+    os.close(devnull)
+    os.dup2(sys.stderr.fileno(), stdout)
+    return requests, responses
 
 
 def _drain_seconds() -> float:
