@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+# The repository root on the path makes `bench` importable when run as a script.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run_latency import (  # noqa: E402  (the path above makes `bench` importable)
+from bench.run_latency import (
     PROMPT,
     SCRIPT,
     fake_upstream,

@@ -140,13 +140,15 @@ class _Running:
     #: turn (not even its prompt) would be recorded.
     started: asyncio.Event
 
-    async def stop(self, status: LedgerStatus) -> None:
-        """Cancel the turn, recorded with `status`, and wait until it has been persisted."""
+    async def stop(self, status: LedgerStatus) -> bool:
+        """Cancel the turn, recorded with `status`, and wait until it has been persisted;
+        False when it had ended on its own first."""
         self.control.cancel_status = status
         while not self.started.is_set() and not self.task.done():
             await asyncio.sleep(0)
         self.task.cancel()
         await asyncio.wait((self.task,))
+        return self.task.cancelled()
 
 
 class DispatchSessions:
@@ -256,8 +258,7 @@ class DispatchSessions:
             self._check_open(session_id)
         if running is None or turn_id not in (None, running.turn_id):
             return None
-        await running.stop("cancelled")
-        return running.turn_id
+        return running.turn_id if await running.stop("cancelled") else None
 
     async def _turn(
         self,
