@@ -336,3 +336,23 @@ async def test_a_turn_running_when_its_session_ends_completes(host: Host) -> Non
     with pytest.raises(RpcError) as caught:
         await host.submit("second", turn_id="turn-2")
     assert caught.value.data is not None and caught.value.data["code"] == "stale_session"
+
+
+async def test_a_new_provider_override_reaches_later_turns(host: Host) -> None:
+    host.fake.enqueue(reply_text("from the first"))
+    await host.start()
+    assert (await host.submit("one", turn_id="turn-1"))["reply"] == "from the first"
+
+    with FakeUpstream() as other:
+        other.enqueue(reply_text("from the second"))
+        override = {
+            "module": "anthropic",
+            "config": {"base_url": other.url, "default_model": MODEL},
+        }
+        await host.start(providerOverride=override)
+        result = await host.submit("two", turn_id="turn-2")
+        await host.engine.dispatch("agent/shutdown", {})
+
+    assert result["reply"] == "from the second"
+    assert len(host.fake.model_requests()) == 1
+    assert len(other.model_requests()) == 1

@@ -29,9 +29,15 @@ from amplifier_agent.core.messages import UserMessage
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine.cli_turn import select_provider_module
 from amplifier_agent.engine.model_cache import cache_info
-from amplifier_agent.engine.providers import resolve_provider_settings
+from amplifier_agent.engine.providers import PoolEntry, ProviderPool, resolve_provider_settings
 from amplifier_agent.engine.server_engine import SessionBusy
-from amplifier_agent.engine.turn import TurnControl, TurnReport, TurnSetup, execute_turn
+from amplifier_agent.engine.turn import (
+    TurnControl,
+    TurnReport,
+    TurnSetup,
+    execute_turn,
+    pool_entries,
+)
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.ids import validate_session_id
 from amplifier_agent.store.ledger import LedgerStatus
@@ -163,6 +169,11 @@ class DispatchSessions:
         #: The turn each session runs now, by session id (one at a time).
         self._running: dict[str, _Running] = {}
         self._closed = False
+        #: Provider clients kept across turns (building one costs more than a fast turn), and
+        #: the entries they were built from; pools replaced by a new configuration are closed
+        #: at shutdown, once no turn can still be using them.
+        self._pool: tuple[dict[str, PoolEntry], ProviderPool] | None = None
+        self._retired: list[ProviderPool] = []
 
     def configure(self, host_config: HostConfig, options: DispatchOptions) -> None:
         """A repeated `initialize`: later turns use the new settings; sessions stay."""
@@ -290,6 +301,7 @@ class DispatchSessions:
             session=live.session,
             mcp_fallback_path=self.options.mcp_config_path,
             control=control,
+            pool=self._pool_for(config, active),
         )
         return await execute_turn(setup, emit)
 
@@ -300,6 +312,15 @@ class DispatchSessions:
         module = select_provider_module(config)
         resolve_provider_settings(module, module, choice.config)
         return config, ProviderRef(module, module, choice.config)
+
+    def _pool_for(self, config: HostConfig, active: ProviderRef) -> ProviderPool:
+        entries = pool_entries(config, active)
+        if self._pool is not None and self._pool[0] == entries:
+            return self._pool[1]
+        if self._pool is not None:
+            self._retired.append(self._pool[1])
+        self._pool = (entries, ProviderPool(entries))
+        return self._pool[1]
 
     def _approval(self) -> ApprovalPolicy:
         approval = self.host_config.approval
@@ -312,6 +333,10 @@ class DispatchSessions:
         await asyncio.gather(*(entry.stop("shutdown") for entry in running))
         self._ended.update(self._live)
         self._live.clear()
+        pools = [*self._retired, *([self._pool[1]] if self._pool else [])]
+        self._pool, self._retired = None, []
+        for pool in pools:
+            await pool.aclose()
 
 
 def _stopped(status: LedgerStatus) -> AmplifierError:

@@ -23,7 +23,13 @@ from amplifier_agent.core.models import ModelInfo
 from amplifier_agent.providers.base import DEFAULT_STALL_TIMEOUT_S, Provider, ProviderSettings
 from amplifier_agent.providers.metadata import enrich
 
-__all__ = ["ProviderPool", "build_provider", "list_provider_models", "resolve_provider_settings"]
+__all__ = [
+    "PoolEntry",
+    "ProviderPool",
+    "build_provider",
+    "list_provider_models",
+    "resolve_provider_settings",
+]
 
 STALL_TIMEOUT_ENV = "AMPLIFIER_AGENT_STALL_TIMEOUT_S"
 
@@ -149,10 +155,14 @@ async def list_provider_models(
     return [enrich(model) for model in models]
 
 
+#: One provider of a pool: its adapter module and its config.
+PoolEntry = tuple[str, Mapping[str, Any]]
+
+
 class ProviderPool:
     """The adapters a turn (or a server) uses: built once per provider id, closed together."""
 
-    def __init__(self, entries: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
+    def __init__(self, entries: Mapping[str, PoolEntry]) -> None:
         self._entries = dict(entries)
         self._built: dict[str, Provider] = {}
 

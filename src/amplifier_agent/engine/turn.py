@@ -21,9 +21,10 @@ from amplifier_agent.agent.routing import (
     select_matrix,
 )
 from amplifier_agent.agent.run import TurnOutcome, TurnState
+from amplifier_agent.config.host_config import HostConfig
 from amplifier_agent.core.errors import AmplifierError, ProviderNotConfigured
 from amplifier_agent.core.events import DisplayEvent, ErrorReported, ResultFinal
-from amplifier_agent.engine.providers import ProviderPool
+from amplifier_agent.engine.providers import PoolEntry, ProviderPool
 from amplifier_agent.engine.toolbox import mcp_config_path, mcp_manager
 from amplifier_agent.engine.turn_assembly import agent_run
 from amplifier_agent.engine.turn_record import finish, internal_error
@@ -70,9 +71,14 @@ async def execute_turn(setup: TurnSetup, emit: Callable[[DisplayEvent], None]) -
 
 
 def _pool_for(setup: TurnSetup) -> ProviderPool:
-    entries = {p.id: (p.module, p.config) for p in setup.host_config.providers or ()}
-    entries[setup.active.provider_id] = (setup.active.module, setup.active.config)
-    return ProviderPool(entries)
+    return ProviderPool(pool_entries(setup.host_config, setup.active))
+
+
+def pool_entries(config: HostConfig, active: ProviderRef) -> dict[str, PoolEntry]:
+    """What a turn's provider pool builds from: every configured provider, and the active one."""
+    entries = {p.id: (p.module, p.config) for p in config.providers or ()}
+    entries[active.provider_id] = (active.module, active.config)
+    return entries
 
 
 def _initial_state(setup: TurnSetup) -> TurnState:
@@ -109,4 +115,12 @@ def _root_choice(setup: TurnSetup, active: UsableProvider, matrix: Matrix) -> Mo
     return choice
 
 
-__all__ = ["Face", "TurnControl", "TurnReport", "TurnSetup", "execute_turn", "internal_error"]
+__all__ = [
+    "Face",
+    "TurnControl",
+    "TurnReport",
+    "TurnSetup",
+    "execute_turn",
+    "internal_error",
+    "pool_entries",
+]
