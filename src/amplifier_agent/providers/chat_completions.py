@@ -65,6 +65,8 @@ _STOP_REASONS = {
 
 #: Everything a call can fail with that is the upstream's doing, not ours.
 _UPSTREAM_FAILURES = (openai.APIError, *TRANSPORT_FAILURES, orjson.JSONDecodeError)
+#: How every call is sent: authenticated, its body read as a stream.
+_STREAMED: Any = {"options": {"security": {"bearer_auth": True}}, "stream": True}
 
 
 class ChatCompletionsProvider:
@@ -112,13 +114,16 @@ class ChatCompletionsProvider:
         The SDK's generic `post` (its documented way to send a body of our own) still builds,
         authenticates and retries the request and raises its usual errors, but skips the typed
         `create`'s per-call walk of the whole body, which costs milliseconds on a long history.
+        The body goes as `content`, already encoded: orjson writes the same compact UTF-8 JSON
+        as the SDK's pure-Python encoder at a fraction of the CPU (tool schemas are most of it).
+        Azure's client reads the deployment from the body as a mapping, so it gets the mapping.
         """
+        if self._settings.module == "azure-openai":
+            return await self._client.post(
+                "/chat/completions", body=body, cast_to=httpx2.Response, **_STREAMED
+            )
         return await self._client.post(
-            "/chat/completions",
-            body=body,
-            cast_to=httpx2.Response,
-            options={"security": {"bearer_auth": True}},
-            stream=True,
+            "/chat/completions", content=orjson.dumps(body), cast_to=httpx2.Response, **_STREAMED
         )
 
     def _call_done(self, acc: CallAccumulator, model: str, started: float) -> CallDone:
