@@ -42,6 +42,7 @@ from amplifier_agent.providers.chat_chunks import ChunkTranslator
 from amplifier_agent.providers.options import ProviderOptions
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.providers.sse import drain, sse_events
+from amplifier_agent.providers.transport import sdk_http_client
 from amplifier_agent.providers.upstream_errors import (
     TRANSPORT_FAILURES,
     Upstream,
@@ -65,8 +66,7 @@ _STOP_REASONS = {
 
 #: Everything a call can fail with that is the upstream's doing, not ours.
 _UPSTREAM_FAILURES = (openai.APIError, *TRANSPORT_FAILURES, orjson.JSONDecodeError)
-#: How every call is sent: authenticated, its body read as a stream.
-_STREAMED: Any = {"options": {"security": {"bearer_auth": True}}, "stream": True}
+_AUTHENTICATED: openai.RequestOptions = {"security": {"bearer_auth": True}}
 
 
 class ChatCompletionsProvider:
@@ -120,10 +120,18 @@ class ChatCompletionsProvider:
         """
         if self._settings.module == "azure-openai":
             return await self._client.post(
-                "/chat/completions", body=body, cast_to=httpx2.Response, **_STREAMED
+                "/chat/completions",
+                body=body,
+                cast_to=httpx2.Response,
+                options=_AUTHENTICATED,
+                stream=True,
             )
         return await self._client.post(
-            "/chat/completions", content=orjson.dumps(body), cast_to=httpx2.Response, **_STREAMED
+            "/chat/completions",
+            content=orjson.dumps(body),
+            cast_to=httpx2.Response,
+            options=_AUTHENTICATED,
+            stream=True,
         )
 
     def _call_done(self, acc: CallAccumulator, model: str, started: float) -> CallDone:
@@ -184,6 +192,8 @@ def build_client(
 ) -> openai.AsyncOpenAI:
     """The SDK client for `settings.module`, with our retry and timeout policy."""
     timeout = httpx2.Timeout(settings.stall_timeout_s(), connect=CONNECT_TIMEOUT_S)
+    if http_client is None:
+        http_client = sdk_http_client(openai.DefaultAioHttpClient, timeout)
     module = settings.module
     if module == "azure-openai":
         return openai.AsyncAzureOpenAI(
