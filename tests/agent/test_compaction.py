@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from amplifier_agent.agent.compaction import (
     SUMMARY_MAX_TOKENS,
     SUMMARY_SYSTEM,
+    _schema_chars,
     compact_if_needed,
     estimate_tokens,
     request_estimate,
@@ -183,3 +186,19 @@ async def test_the_loop_compacts_before_calling_and_rewrites_the_transcript(
     assert isinstance(first, UserMessage) and first.content.startswith("<conversation_summary>")
     ((batch, rewrite),) = recorder.checkpoints
     assert rewrite is True and batch == state.messages
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"path": {"type": "string", "description": "ünïcode ✓"}}},
+        {"type": "object", "properties": {}, "required": []},
+        {1: "a key only the stdlib encoder accepts"},
+    ],
+)
+def test_a_schema_counts_as_its_stdlib_json_length_first_time_and_remembered(
+    schema: dict[Any, Any],
+) -> None:
+    expected = len(json.dumps(schema))
+    assert _schema_chars(schema) == expected
+    assert _schema_chars(schema) == expected

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from amplifier_agent.core.errors import ProviderError
 from amplifier_agent.core.stream import TextDelta
 from amplifier_agent.providers.chat_completions import ChatCompletionsProvider
+from amplifier_agent.providers.transport import server_transport
 from testkit import Block, FakeUpstream, RecordedRequest, Reply, reply_text
 from tests.providers.chat_completions_support import (
     KEYS,
@@ -26,6 +28,16 @@ from tests.providers.chat_completions_support import (
 #: The SDK makes one call plus two retries; a fast Retry-After keeps the retries quick.
 ATTEMPTS = 3
 FAST_RETRY = {"retry-after": "0.01"}
+
+
+@pytest.fixture(autouse=True, params=["sdk-default", "server-aiohttp"])
+def transport(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every failure maps the same over the SDK's default transport and the server's aiohttp."""
+    if request.param == "sdk-default":
+        yield
+        return
+    with server_transport():
+        yield
 
 
 def error_reply(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
+
+import orjson
 
 from amplifier_agent.agent.run import AgentRun, TurnState
 from amplifier_agent.core.errors import AmplifierError, ProviderError
@@ -51,8 +54,27 @@ def _message_bytes(message: Message) -> int:
 
 def fixed_tokens(run: AgentRun) -> int:
     """What every request carries that compaction cannot shrink: system prompt and tool specs."""
-    tools = sum(len(json.dumps(s.parameters)) + len(s.description) for s in run.tool_specs())
+    tools = sum(_schema_chars(s.parameters) + len(s.description) for s in run.tool_specs())
     return estimate_tokens((), run.system_prompt) + math.ceil(tools / 4)
+
+
+#: `len(json.dumps(schema))` by the schema's compact encoding: every request of a server carries
+#: the same schemas, and the stdlib encoder costs many times what orjson does.
+_SCHEMA_CHARS: dict[bytes, int] = {}
+_SCHEMA_CHARS_LIMIT = 1024
+
+
+def _schema_chars(parameters: Mapping[str, Any]) -> int:
+    try:
+        key = orjson.dumps(parameters)
+    except TypeError:
+        return len(json.dumps(parameters))
+    chars = _SCHEMA_CHARS.get(key)
+    if chars is None:
+        if len(_SCHEMA_CHARS) >= _SCHEMA_CHARS_LIMIT:
+            _SCHEMA_CHARS.clear()
+        chars = _SCHEMA_CHARS[key] = len(json.dumps(parameters))
+    return chars
 
 
 def request_estimate(run: AgentRun, state: TurnState) -> int:

@@ -16,6 +16,7 @@ from amplifier_agent.core.models import ModelInfo
 from amplifier_agent.core.registry import Registry, build_registry
 from amplifier_agent.engine.providers import ProviderPool
 from amplifier_agent.providers.metadata import enrich
+from amplifier_agent.providers.transport import server_transport
 
 STARTUP_LIST_TIMEOUT_S = 15.0
 
@@ -61,7 +62,8 @@ async def load_providers(config: HostConfig) -> tuple[LoadedProviders | None, li
     """Build and list every `providers` entry concurrently; problems come in config order."""
     entries = config.providers or ()
     pool = ProviderPool({e.id: (e.module, e.config) for e in entries})
-    results = await asyncio.gather(*(_load_one(pool, entry) for entry in entries))
+    with server_transport():
+        results = await asyncio.gather(*(_load_one(pool, entry) for entry in entries))
     problems = [problem for _, problem in results if problem is not None]
     if problems:
         await pool.aclose()

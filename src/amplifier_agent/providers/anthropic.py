@@ -34,6 +34,7 @@ from amplifier_agent.providers.base import (
 from amplifier_agent.providers.options import ProviderOptions
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.providers.sse import sse_events
+from amplifier_agent.providers.transport import sdk_http_client
 from amplifier_agent.providers.upstream_errors import (
     TRANSPORT_FAILURES,
     Upstream,
@@ -185,7 +186,7 @@ class AnthropicProvider:
             base_url=settings.endpoint,
             max_retries=SDK_MAX_RETRIES,
             timeout=timeout,
-            http_client=http_client,
+            http_client=http_client or sdk_http_client(anthropic.DefaultAioHttpClient, timeout),
         )
 
     @property
