@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from bench.run_latency import (
     SCRIPT,
     fake_upstream,
     percentile,
+    print_report,
     provider_env,
     run_once,
 )
@@ -134,14 +134,7 @@ def main() -> int:
             provider: measure(provider, url, args.turns, args.runs)
             for provider in args.providers.split(",")
         }
-    report = {
-        "benchmark": "stdio_turns",
-        "python": sys.version.split()[0],
-        "cpu_count": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "providers": results,
-    }
-    print(json.dumps(report, indent=2))
+    print_report("stdio_turns", results)
     return 0
 
 
