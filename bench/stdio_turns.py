@@ -102,7 +102,7 @@ def stdio_turns(env: dict[str, str], cwd: Path, turns: int) -> dict[str, Any]:
 def run_per_turn(env: dict[str, str], cwd: Path, runs: int) -> dict[str, Any]:
     argv = [str(SCRIPT), "run", "-y", "--quiet", "--output", "json", PROMPT]
     run_once(argv, env, cwd)  # warm-up: page cache, .pyc files, model-list cache
-    walls = [run_once(argv, env, cwd)[0] for _ in range(runs)]
+    walls = [run_once(argv, env, cwd).wall_ms for _ in range(runs)]
     return {
         "runs": runs,
         "median_ms": round(statistics.median(walls), 1),
