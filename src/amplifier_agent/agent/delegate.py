@@ -117,6 +117,7 @@ def _child_run(delegation: Delegation, parent: AgentRun, agent_name: str) -> Age
             cwd=parent.tool_context.cwd, processes=parent.tool_context.processes, todos=TodoList()
         ),
         emit=parent.emit,
+        observer=parent.observer,
         context_window=parent.context_window,
         max_model_calls=SUBAGENT_MODEL_CALL_LIMIT,
         agent_name=agent_name,

@@ -25,6 +25,7 @@ from amplifier_agent.core.events import (
     UsageReported,
 )
 from amplifier_agent.core.messages import AssistantMessage, ThinkingBlock, ToolCall
+from amplifier_agent.core.observe import ModelCallInfo
 from amplifier_agent.core.stream import (
     CallDone,
     StreamEvent,
@@ -122,7 +123,8 @@ async def stream_model_call(run: AgentRun, state: TurnState) -> AssistantMessage
     state.in_flight_input = estimate_tokens(request.messages, request.system)
     thinking: list[ThinkingBlock] = []
     calls: list[ToolCall] = []
-    async for event in run.provider.stream(request):
+    info = ModelCallInfo(run.provider_id, run.model, run.agent_name)
+    async for event in run.observer.model_call(info, run.provider.stream(request)):
         _absorb(run, state, event, thinking, calls)
     text, state.partial_text = state.partial_text, ""
     return AssistantMessage(content=text, thinking=tuple(thinking), tool_calls=tuple(calls))

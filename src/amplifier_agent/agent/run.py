@@ -14,6 +14,7 @@ from decimal import Decimal
 from amplifier_agent.agent.approval import ApprovalPolicy
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolCall, ToolSpec
+from amplifier_agent.core.observe import NO_OBSERVER, TurnObserver
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.providers.base import Provider, ToolChoice
 from amplifier_agent.tools.base import Tool, ToolContext
@@ -53,6 +54,8 @@ class AgentRun:
     session_id: str | None = None
     #: Persists messages: `(new_messages, False)` appends, `(all_messages, True)` rewrites.
     checkpoint: Callable[[Sequence[Message], bool], Awaitable[None]] | None = None
+    #: Watches model and tool calls for metrics and traces; sub-agents share the turn's.
+    observer: TurnObserver = NO_OBSERVER
 
     @property
     def is_subagent(self) -> bool:

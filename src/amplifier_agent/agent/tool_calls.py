@@ -14,6 +14,7 @@ from amplifier_agent.agent.run import TOOL_CALLS_PER_RESPONSE_LIMIT, AgentRun
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import ErrorReported, ToolCompleted, ToolStarted
 from amplifier_agent.core.messages import ToolCall, ToolMessage
+from amplifier_agent.core.observe import ToolCallInfo
 from amplifier_agent.tools.base import Tool, ToolError, ToolResult
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,14 @@ async def run_tool_calls(
 
 
 async def _run_one(run: AgentRun, call: ToolCall) -> ToolMessage:
+    info = ToolCallInfo(call.name, call.id, call.name in run.tools, run.agent_name)
+    with run.observer.tool_call(info) as outcome:
+        message = await _run_unobserved(run, call)
+        outcome.is_error = message.is_error
+    return message
+
+
+async def _run_unobserved(run: AgentRun, call: ToolCall) -> ToolMessage:
     run.emit(ToolStarted(call.id, call.name, dict(call.arguments), run.agent_name))
     started = time.monotonic()
     try:

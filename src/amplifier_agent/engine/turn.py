@@ -24,8 +24,10 @@ from amplifier_agent.agent.run import TurnOutcome, TurnState
 from amplifier_agent.config.host_config import HostConfig
 from amplifier_agent.core.errors import AmplifierError, ProviderNotConfigured
 from amplifier_agent.core.events import DisplayEvent, ErrorReported, ResultFinal
+from amplifier_agent.core.observe import NO_OBSERVER, TurnObserver, chain
 from amplifier_agent.engine.providers import PoolEntry, ProviderPool
 from amplifier_agent.engine.toolbox import mcp_config_path, mcp_manager
+from amplifier_agent.engine.tracing import turn_tracer
 from amplifier_agent.engine.turn_assembly import agent_run
 from amplifier_agent.engine.turn_record import finish, internal_error
 from amplifier_agent.engine.turn_types import (
@@ -45,8 +47,22 @@ async def execute_turn(setup: TurnSetup, emit: Callable[[DisplayEvent], None]) -
 
     The turn ends with exactly one `result/final` or one unrecoverable `error` event; an
     unexpected exception is reported as `internal` (`<ExcType>: <message>`), never raised.
+    With tracing on, the turn is one span and its model and tool calls are child spans.
     """
+    tracer = turn_tracer()
+    if tracer is None:
+        return await _execute(setup, emit, setup.observer or NO_OBSERVER)
+    with tracer.turn(setup) as traced:
+        report = await _execute(setup, emit, chain([setup.observer, traced]))
+        traced.finish(report)
+        return report
+
+
+async def _execute(
+    setup: TurnSetup, emit: Callable[[DisplayEvent], None], observer: TurnObserver
+) -> TurnReport:
     running = Running(setup, emit, setup.pool or _pool_for(setup), _initial_state(setup))
+    running.observer = observer
     async with AsyncExitStack() as stack:
         if setup.pool is None:
             stack.push_async_callback(running.pool.aclose)

@@ -55,6 +55,7 @@ def agent_run(
         context_window=_context_window(setup, usable[0], choice.model),
         checkpoint=_checkpointer(setup.session, setup.writer),
         session_id=setup.session.session_id if setup.session else None,
+        observer=running.observer,
     )
     delegation.parent = run
     return run

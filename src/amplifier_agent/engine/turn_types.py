@@ -16,6 +16,7 @@ from amplifier_agent.config.host_config import HostConfig
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolCall, ToolSpec
+from amplifier_agent.core.observe import NO_OBSERVER, TurnObserver
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine.providers import ProviderPool
 from amplifier_agent.engine.store_writer import StoreWriter
@@ -64,6 +65,11 @@ class TurnSetup:
     statics: TurnStatics | None = None
     #: Where session and ledger writes run (the server's thread); without one, on the spot.
     writer: StoreWriter | None = None
+    #: Watches the turn's model and tool calls (the HTTP face's metrics and overhead clock).
+    observer: TurnObserver | None = None
+    #: The W3C `traceparent` / `tracestate` the face received, for the turn's span.
+    trace_parent: str | None = None
+    trace_state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,7 @@ class Running:
     state: TurnState
     started: float = field(default_factory=time.monotonic)
     choice: ModelChoice | None = None
+    observer: TurnObserver = NO_OBSERVER
 
     def duration_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
