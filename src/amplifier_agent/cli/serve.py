@@ -48,6 +48,15 @@ serve.add_command(stdio)
 @click.option(
     "--allow-origin", multiple=True, help="Origin allowed to call with CORS (repeatable)."
 )
+@click.option(
+    "--metrics-public",
+    is_flag=True,
+    default=None,
+    help="Serve GET /metrics without the API key (the Host check still applies).",
+)
+@click.option(
+    "--no-metrics", is_flag=True, default=None, help="Collect no metrics; GET /metrics is 404."
+)
 def chat_completions(**flags: Any) -> None:
     """Serve /v1/models and /v1/chat/completions over HTTP."""
     # Imported here, not at the top: `serve chat-completions --help` must not load the engine.

@@ -37,6 +37,8 @@ class ServeOptions:
     allow_hosts: tuple[str, ...]
     allow_origins: tuple[str, ...]
     read_timeouts: ReadTimeouts = field(default_factory=ReadTimeouts)
+    metrics: bool = True
+    metrics_public: bool = False
 
     @property
     def bind_is_loopback(self) -> bool:
@@ -118,6 +120,8 @@ def resolve_options(
                 header_s=_timeout(HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_S, environ, problems),
                 body_s=_timeout(BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_S, environ, problems),
             ),
+            metrics=not flags.get("no_metrics"),
+            metrics_public=bool(flags.get("metrics_public")),
         ),
         problems,
     )

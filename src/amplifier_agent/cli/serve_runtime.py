@@ -30,6 +30,7 @@ from amplifier_agent.engine import HostConfig, Problem, ServerEngine, load_provi
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 from amplifier_agent.server.connection import protocol_with
+from amplifier_agent.server.metrics import ServerMetrics
 
 DRAIN_ENV = "AMPLIFIER_AGENT_HTTP_DRAIN_TIMEOUT_S"
 DEFAULT_DRAIN_S = 3.0
@@ -164,13 +165,17 @@ async def serve(options: ServeOptions, engine: ServerEngine, sock: socket.socket
     """Write the state file, print the banner and serve until a signal ends it."""
     port = sock.getsockname()[1]
     state = state_for(options, engine, port)
+    chat = ChatContext(engine=engine, model_id=options.model_id)
+    if options.metrics:
+        chat.metrics = ServerMetrics(lambda: len(chat.in_flight))
     app = AgentApp(
-        ChatContext(engine=engine, model_id=options.model_id),
+        chat,
         GateSettings(
             api_key=options.api_key,
             bind_is_loopback=options.bind_is_loopback,
             allowed_hosts=options.allow_hosts,
             allowed_origins=options.allow_origins,
+            metrics_public=options.metrics_public,
         ),
     )
     config = uvicorn.Config(

@@ -18,6 +18,7 @@ from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolSpec, UserMessage
+from amplifier_agent.core.observe import TurnObserver
 from amplifier_agent.core.registry import RegistryEntry, Resolution
 from amplifier_agent.engine.server_setup import LoadedProviders
 from amplifier_agent.engine.store_writer import StoreWriter
@@ -48,6 +49,11 @@ class ChatTurn:
     session_id: str | None = None
     host_tools: tuple[ToolSpec, ...] = ()
     options: CallOptions = field(default_factory=CallOptions)
+    #: The face's watcher of model and tool calls (metrics, overhead).
+    observer: TurnObserver | None = None
+    #: The request's W3C trace context headers, for the turn's span.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +177,9 @@ class ServerEngine:
             usable=self.usable(entry.id),
             statics=self.statics,
             writer=self.writer,
+            observer=turn.observer,
+            trace_parent=turn.traceparent,
+            trace_state=turn.tracestate,
         )
 
     def _prepare_session(self, turn: ChatTurn, session_id: str) -> _Prepared:

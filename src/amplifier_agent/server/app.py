@@ -14,8 +14,15 @@ from typing import Any
 
 import orjson
 
-from amplifier_agent.server import errors
-from amplifier_agent.server.completions import ChatContext, Exchange, Receive, Send, handle_chat
+from amplifier_agent.server import errors, metrics
+from amplifier_agent.server.completions import (
+    ChatContext,
+    Exchange,
+    Receive,
+    Send,
+    TraceHeaders,
+    handle_chat,
+)
 from amplifier_agent.server.errors import HttpError, error_body
 from amplifier_agent.server.gate import (
     BearerCheck,
@@ -43,6 +50,8 @@ class GateSettings:
     bind_is_loopback: bool = True
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    #: `GET /metrics` without the bearer key (the Host check still applies).
+    metrics_public: bool = False
 
 
 @dataclass
@@ -63,7 +72,7 @@ class AgentApp:
         started = time.monotonic()
         headers = _headers(scope)
         rid = request_id(headers.get("x-request-id"))
-        exchange = Exchange(send, receive, [(b"x-request-id", rid.encode())])
+        exchange = Exchange(send, receive, [(b"x-request-id", rid.encode())], started=started)
         try:
             await self._dispatch(scope, headers, exchange, rid)
         except HttpError as error:
@@ -75,6 +84,8 @@ class AgentApp:
         access_log.info(
             "%s %s %s %s %.1fms", rid, scope["method"], scope["path"], exchange.status, duration_ms
         )
+        if self.chat.metrics is not None:
+            _count_request(self.chat.metrics, scope["path"], exchange)
 
     async def _dispatch(
         self, scope: Scope, headers: dict[str, str], exchange: Exchange, rid: str
@@ -98,9 +109,14 @@ class AgentApp:
                 await _preflight(exchange)
                 return
         method, path = scope["method"], scope["path"]
-        if not (method == "GET" and path == "/healthz"):
+        if not self._is_public(method, path):
             self._bearer.check(_raw_header(scope, b"authorization"))
         await self._route(method, path, scope, headers, exchange, rid)
+
+    def _is_public(self, method: str, path: str) -> bool:
+        if method != "GET":
+            return False
+        return path == "/healthz" or (path == "/metrics" and self.gate.metrics_public)
 
     async def _route(
         self,
@@ -114,6 +130,9 @@ class AgentApp:
         if path == "/healthz":
             _require(method, ("GET",))
             await _send(exchange, 200, b"ok", b"text/plain; charset=utf-8")
+        elif path == "/metrics" and self.chat.metrics is not None:
+            _require(method, ("GET",))
+            await _send(exchange, 200, self.chat.metrics.exposition(), metrics.CONTENT_TYPE)
         elif path == "/v1/models":
             _require(method, ("GET",))
             body = models_list_body(self.chat.engine.registry_entries, self.started_at)
@@ -133,6 +152,7 @@ class AgentApp:
                 rid,
                 lambda: session_header(headers),
                 prefers_json=prefers_json(_joined_header(scope, b"accept")),
+                trace=TraceHeaders(headers.get("traceparent"), headers.get("tracestate")),
             )
         else:
             raise errors.not_found(path)
@@ -142,6 +162,13 @@ class AgentApp:
         if entry is None:
             raise HttpError(404, "model_not_found", f"The model '{model_id}' is not served here")
         await _send(exchange, 200, orjson.dumps(model_entry(entry, self.started_at)))
+
+
+def _count_request(server_metrics: metrics.ServerMetrics, path: str, exchange: Exchange) -> None:
+    model = exchange.model
+    provider, model_id = (model.provider, model.model) if model else ("", "")
+    route = metrics.route_label(path)
+    server_metrics.requests.labels(route, str(exchange.status), provider, model_id).inc()
 
 
 def _require(method: str, allowed: tuple[str, ...]) -> None:

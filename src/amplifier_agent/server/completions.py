@@ -11,6 +11,7 @@ from typing import Any
 
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import ResultDelta, ThinkingStreamed
+from amplifier_agent.core.observe import TurnObserver
 from amplifier_agent.engine import CallOptions, ChatTurn, ServerEngine
 from amplifier_agent.server import errors
 from amplifier_agent.server.chat_request import ChatRequest, parse_chat_request
@@ -24,6 +25,8 @@ from amplifier_agent.server.chunks import (
 )
 from amplifier_agent.server.conversation import Conversation, to_conversation
 from amplifier_agent.server.errors import HttpError
+from amplifier_agent.server.metrics import ModelLabels, ServerMetrics
+from amplifier_agent.server.request_watch import OverheadClock, RequestWatch
 from amplifier_agent.server.turn_runner import TURN_OVER, Failure, TurnRunner
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -42,6 +45,7 @@ class ChatContext:
     keepalive_s: float = KEEPALIVE_S
     in_flight: set[TurnRunner] = field(default_factory=set)
     draining: bool = False
+    metrics: ServerMetrics | None = None
 
 
 @dataclass
@@ -52,19 +56,36 @@ class Exchange:
     receive: Receive
     headers: list[tuple[bytes, bytes]]
     status: int = 0
+    started: float = field(default_factory=time.monotonic)
+    #: Set for chat requests: every response then carries our own overhead so far.
+    clock: OverheadClock | None = None
+    #: The model a chat request resolved to, for the metrics' labels.
+    model: ModelLabels | None = None
 
     async def start(self, status: int, extra: list[tuple[bytes, bytes]]) -> None:
         self.status = status
-        await self.send(
-            {"type": "http.response.start", "status": status, "headers": self.headers + extra}
-        )
+        headers = self.headers + extra
+        if self.clock is not None:
+            headers.append(self.clock.header())
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def body(self, data: bytes, more: bool = True) -> None:
         await self.send({"type": "http.response.body", "body": data, "more_body": more})
 
 
+@dataclass(frozen=True, slots=True)
+class TraceHeaders:
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+
 def chat_turn_for(
-    request: ChatRequest, conversation: Conversation, request_id: str, session_id: str | None
+    request: ChatRequest,
+    conversation: Conversation,
+    request_id: str,
+    session_id: str | None,
+    observer: TurnObserver | None = None,
+    trace: TraceHeaders = TraceHeaders(),
 ) -> ChatTurn:
     return ChatTurn(
         model=request.model,
@@ -81,6 +102,9 @@ def chat_turn_for(
             stop=request.stop,
             tool_choice=request.tool_choice,
         ),
+        observer=observer,
+        traceparent=trace.traceparent,
+        tracestate=trace.tracestate,
     )
 
 
@@ -92,10 +116,12 @@ async def handle_chat(
     session_id: Callable[[], str | None],
     *,
     prefers_json: bool = False,
+    trace: TraceHeaders = TraceHeaders(),
 ) -> None:
     """Serve one chat request; `session_id` validates the session header when called, which
     happens only after the body and the model were accepted (SPEC §8.4 order). `prefers_json`
     (from `Accept`) answers with one JSON body when the request does not say `stream`."""
+    exchange.clock = clock = OverheadClock(exchange.started)
     request = parse_chat_request(body, stream_default=not prefers_json)
     conversation = to_conversation(request.messages)
     if ctx.draining:
@@ -104,7 +130,9 @@ async def handle_chat(
         resolution = ctx.engine.resolve(request.model)
     except AmplifierError as error:  # unknown_model / ambiguous_model
         raise HttpError(400, error.code, error.message, param="model") from error
-    turn = chat_turn_for(request, conversation, request_id, session_id())
+    exchange.model = ModelLabels(resolution.provider_id, resolution.upstream_model)
+    watch = RequestWatch(clock, ctx.metrics)
+    turn = chat_turn_for(request, conversation, request_id, session_id(), watch, trace)
     exchange.headers.append((b"x-amplifier-agent-provider", resolution.provider_id.encode()))
     if request.ignored_params:
         names = ",".join(request.ignored_params).encode()
@@ -125,6 +153,23 @@ async def handle_chat(
             runner.cancel("client_disconnected")
         if runner.cancelled and runner.control.cancel_status == "client_disconnected":
             exchange.status = CLIENT_CLOSED
+        if ctx.metrics is not None:
+            _count_turn(ctx.metrics, exchange, runner)
+
+
+def _count_turn(metrics: ServerMetrics, exchange: Exchange, runner: TurnRunner) -> None:
+    """The per-turn series; the request itself is counted by the app for every route."""
+    assert exchange.model is not None and exchange.clock is not None
+    provider, model = exchange.model.provider, exchange.model.model
+    metrics.turn_duration.labels(provider, model).observe(time.monotonic() - exchange.started)
+    metrics.overhead.observe(exchange.clock.overhead_s())
+    if not runner.task.done() or runner.task.cancelled():
+        return
+    failure = runner.failure()
+    if failure is not None and failure.code == "session_busy":
+        metrics.lock_conflicts.inc()
+    elif failure is None and runner.task.result().host_calls:
+        metrics.host_round_trips.labels(provider, model).inc()
 
 
 async def _watch_disconnect(receive: Receive, runner: TurnRunner) -> None:
@@ -238,4 +283,4 @@ async def _buffered(exchange: Exchange, runner: TurnRunner, writer: ChunkWriter)
     await exchange.body(body, more=False)
 
 
-__all__ = ["ChatContext", "Exchange", "HttpError", "handle_chat"]
+__all__ = ["ChatContext", "Exchange", "HttpError", "TraceHeaders", "handle_chat"]

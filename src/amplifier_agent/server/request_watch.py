@@ -1,0 +1,99 @@
+"""One chat request's clock and turn observer: how long it waited on the upstream and on built-in
+tools (so the rest is our own overhead, sent as `x-amplifier-overhead-ms`), and the metrics its
+model and tool calls add."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from amplifier_agent.core.errors import ProviderError
+from amplifier_agent.core.observe import ModelCallInfo, ToolCallInfo, ToolOutcome
+from amplifier_agent.core.stream import CallDone, StreamEvent, TextDelta
+from amplifier_agent.server.metrics import OTHER, ModelLabels, ServerMetrics
+
+OVERHEAD_HEADER = b"x-amplifier-overhead-ms"
+
+
+@dataclass(slots=True)
+class OverheadClock:
+    """`started` is the request's arrival (`time.monotonic()`); `waited_s` grows while the turn
+    awaits the upstream's next event or a built-in tool. `nesting` counts the tool calls in
+    progress: a sub-agent's calls run inside its delegation call, whose time already counts."""
+
+    started: float
+    waited_s: float = 0.0
+    first_token_at: float | None = None
+    nesting: int = 0
+
+    def add_wait(self, seconds: float) -> None:
+        if self.nesting == 0:
+            self.waited_s += seconds
+
+    def overhead_s(self) -> float:
+        return max(0.0, time.monotonic() - self.started - self.waited_s)
+
+    def header(self) -> tuple[bytes, bytes]:
+        return OVERHEAD_HEADER, f"{self.overhead_s() * 1000:.3f}".encode()
+
+
+@dataclass(slots=True)
+class RequestWatch:
+    """The `TurnObserver` of one chat request (sub-agents' calls included)."""
+
+    clock: OverheadClock
+    metrics: ServerMetrics | None
+
+    async def model_call(
+        self, info: ModelCallInfo, events: AsyncIterator[StreamEvent]
+    ) -> AsyncIterator[StreamEvent]:
+        clock = self.clock
+        upstream = aiter(events)
+        while True:
+            asked = time.monotonic()
+            try:
+                event = await anext(upstream)
+            except StopAsyncIteration:
+                clock.add_wait(time.monotonic() - asked)
+                return
+            except ProviderError as error:
+                clock.add_wait(time.monotonic() - asked)
+                if self.metrics is not None:
+                    self.metrics.upstream_error(info.provider_id, error.upstream)
+                raise
+            arrived = time.monotonic()
+            clock.add_wait(arrived - asked)
+            if isinstance(event, TextDelta):
+                self._first_token(info, arrived)
+            elif isinstance(event, CallDone) and self.metrics is not None:
+                self.metrics.add_usage(ModelLabels(info.provider_id, info.model), event.usage)
+            yield event
+
+    def _first_token(self, info: ModelCallInfo, arrived: float) -> None:
+        clock = self.clock
+        if clock.first_token_at is not None or info.agent_name is not None:
+            return
+        clock.first_token_at = arrived
+        if self.metrics is not None:
+            ttft = self.metrics.ttft.labels(info.provider_id, info.model)
+            ttft.observe(arrived - clock.started)
+
+    @contextmanager
+    def tool_call(self, info: ToolCallInfo) -> Iterator[ToolOutcome]:
+        outcome = ToolOutcome()
+        clock = self.clock
+        started = time.monotonic()
+        clock.nesting += 1
+        try:
+            yield outcome
+        finally:
+            clock.nesting -= 1
+            clock.add_wait(time.monotonic() - started)
+        if self.metrics is not None:
+            tool = info.name if info.known else OTHER
+            self.metrics.tool_calls.labels(tool, "error" if outcome.is_error else "ok").inc()
+
+
+__all__ = ["OVERHEAD_HEADER", "OverheadClock", "RequestWatch"]
