@@ -28,6 +28,12 @@ NOT_FOR_A_TURN = frozenset(
         "amplifier_agent.engine.server_setup",
         "amplifier_agent.engine.dispatch_turn",
         "amplifier_agent.engine.diagnostics",
+        # Tracing is off unless OTEL_* variables turn it on (the provider SDKs import the
+        # OpenTelemetry API themselves, never the SDK); metrics belong to the server.
+        "opentelemetry.sdk",
+        "opentelemetry.exporter",
+        "amplifier_agent.engine.tracing_otel",
+        "prometheus_client",
     }
 )
 
