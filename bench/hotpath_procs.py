@@ -133,9 +133,14 @@ def checkout_commit(command: list[str]) -> str | None:
 
 @contextmanager
 def agent_server(
-    command: list[str], fake: Endpoint, placement: Placement, home: Path
+    command: list[str],
+    fake: Endpoint,
+    placement: Placement,
+    home: Path,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[Server]:
-    """`serve chat-completions` with an `openai` provider pointed at the fake, in a temp home."""
+    """`serve chat-completions` with an `openai` provider pointed at the fake, in a temp home;
+    `extra_args` go after ours (e.g. `--no-metrics`)."""
     config = home / "host_config.json"
     config.write_text(json.dumps({"providers": {"openai": {}}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMPLIFIER_", "OPENAI_"))}
@@ -147,6 +152,7 @@ def agent_server(
     )
     argv = [*command, "serve", "chat-completions", "--port", "0", "--api-key", SERVER_KEY]
     argv += ["--config", str(config), "--log-level", "warning", "--workspace", "bench"]
+    argv += extra_args
     pinned = placement.pin(argv, placement.server)
     process = subprocess.Popen(pinned, cwd=home, env=env, stderr=subprocess.PIPE, text=True)
     try:
