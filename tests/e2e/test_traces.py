@@ -1,6 +1,6 @@
 """OpenTelemetry traces seen by a real OTLP/HTTP receiver on loopback: a turn span with its model
 and tool calls as children, the GenAI semantic-convention attributes, the caller's W3C trace as
-parent, on the HTTP face and in `run`; prompt text only when the user opts in."""
+parent, on the HTTP face, in `run` and in `serve stdio`; prompt text only when the user opts in."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from testkit import FakeUpstream, reply_text, reply_tool_calls
 from testkit.otlp import OtlpReceiver, ReceivedSpan
 from tests.e2e.conftest import ROOT_MODEL, AgentCli
 from tests.e2e.server_harness import running_server, write_config
+from tests.e2e.stdio_harness import StdioHost
 from tests.e2e.test_http_rejections import anthropic_entry, scrubbed_env
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -127,3 +128,23 @@ def test_run_is_traced_under_the_environments_traceparent_with_content_opted_in(
     ]
     output = json.loads(turn.attributes["gen_ai.output.messages"])
     assert output[0]["parts"][0]["content"] == "done"
+
+
+def test_serve_stdio_turns_are_traced_under_the_environments_traceparent(
+    agent: AgentCli, receiver: OtlpReceiver
+) -> None:
+    script_tool_turn(agent.fake)
+    env = agent.env(TRACEPARENT=TRACEPARENT, **tracing_env(receiver))
+    host = StdioHost(agent, env=env)
+    try:
+        host.initialize("s-t")
+        assert host.response(host.submit("s-t", "t1", PROMPT))["result"]["reply"] == "done"
+        spans = receiver.wait_for(turn_complete)
+        host.close_stdin()
+        assert host.finish() == 0
+    finally:
+        host.kill()
+    turn = assert_turn_tree(spans, "anthropic")
+    assert turn.attributes["amplifier.face"] == "dispatch"
+    assert turn.attributes["gen_ai.conversation.id"] == "s-t"
+    assert PROMPT not in json.dumps([s.attributes for s in spans])
