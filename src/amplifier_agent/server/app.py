@@ -35,8 +35,10 @@ from amplifier_agent.server.gate import (
     session_header,
 )
 from amplifier_agent.server.models_route import find_entry, model_entry, models_list_body
+from amplifier_agent.server.request_watch import OverheadClock
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+CHAT_PATH = "/v1/chat/completions"
 access_log = logging.getLogger("amplifier_agent.access")
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ class AgentApp:
         headers = _headers(scope)
         rid = request_id(headers.get("x-request-id"))
         exchange = Exchange(send, receive, [(b"x-request-id", rid.encode())], started=started)
+        if scope["path"] == CHAT_PATH:  # every chat response, refusals included, says our time
+            exchange.clock = OverheadClock(started)
         try:
             await self._dispatch(scope, headers, exchange, rid)
         except HttpError as error:
@@ -85,7 +89,7 @@ class AgentApp:
             "%s %s %s %s %.1fms", rid, scope["method"], scope["path"], exchange.status, duration_ms
         )
         if self.chat.metrics is not None:
-            _count_request(self.chat.metrics, scope["path"], exchange)
+            self.chat.metrics.request_answered(scope["path"], exchange.status, exchange.model)
 
     async def _dispatch(
         self, scope: Scope, headers: dict[str, str], exchange: Exchange, rid: str
@@ -140,7 +144,7 @@ class AgentApp:
         elif path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
             _require(method, ("GET",))
             await self._one_model(exchange, path[len("/v1/models/") :])
-        elif path == "/v1/chat/completions":
+        elif path == CHAT_PATH:
             _require(method, ("POST",))
             if not content_type_ok(headers.get("content-type")):
                 raise errors.unsupported_media_type()
@@ -162,13 +166,6 @@ class AgentApp:
         if entry is None:
             raise HttpError(404, "model_not_found", f"The model '{model_id}' is not served here")
         await _send(exchange, 200, orjson.dumps(model_entry(entry, self.started_at)))
-
-
-def _count_request(server_metrics: metrics.ServerMetrics, path: str, exchange: Exchange) -> None:
-    model = exchange.model
-    provider, model_id = (model.provider, model.model) if model else ("", "")
-    route = metrics.route_label(path)
-    server_metrics.requests.labels(route, str(exchange.status), provider, model_id).inc()
 
 
 def _require(method: str, allowed: tuple[str, ...]) -> None:

@@ -121,7 +121,7 @@ async def handle_chat(
     """Serve one chat request; `session_id` validates the session header when called, which
     happens only after the body and the model were accepted (SPEC §8.4 order). `prefers_json`
     (from `Accept`) answers with one JSON body when the request does not say `stream`."""
-    exchange.clock = clock = OverheadClock(exchange.started)
+    clock = exchange.clock = exchange.clock or OverheadClock(exchange.started)
     request = parse_chat_request(body, stream_default=not prefers_json)
     conversation = to_conversation(request.messages)
     if ctx.draining:
@@ -159,17 +159,16 @@ async def handle_chat(
 
 def _count_turn(metrics: ServerMetrics, exchange: Exchange, runner: TurnRunner) -> None:
     """The per-turn series; the request itself is counted by the app for every route."""
-    assert exchange.model is not None and exchange.clock is not None
-    provider, model = exchange.model.provider, exchange.model.model
-    metrics.turn_duration.labels(provider, model).observe(time.monotonic() - exchange.started)
-    metrics.overhead.observe(exchange.clock.overhead_s())
+    labels, clock = exchange.model, exchange.clock
+    assert labels is not None and clock is not None
+    metrics.turn_ended(labels, time.monotonic() - exchange.started, clock.overhead_s())
     if not runner.task.done() or runner.task.cancelled():
         return
     failure = runner.failure()
     if failure is not None and failure.code == "session_busy":
         metrics.lock_conflicts.inc()
     elif failure is None and runner.task.result().host_calls:
-        metrics.host_round_trips.labels(provider, model).inc()
+        metrics.host_round_trips.labels(labels.provider, labels.model).inc()
 
 
 async def _watch_disconnect(receive: Receive, runner: TurnRunner) -> None:

@@ -123,6 +123,20 @@ class ServerMetrics:
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
+    def request_answered(self, path: str, status: int, labels: ModelLabels | None) -> None:
+        provider, model = (labels.provider, labels.model) if labels else ("", "")
+        self.requests.labels(route_label(path), str(status), provider, model).inc()
+
+    def turn_ended(self, labels: ModelLabels, duration_s: float, overhead_s: float) -> None:
+        self.turn_duration.labels(labels.provider, labels.model).observe(duration_s)
+        self.overhead.observe(overhead_s)
+
+    def first_token(self, labels: ModelLabels, after_s: float) -> None:
+        self.ttft.labels(labels.provider, labels.model).observe(after_s)
+
+    def tool_called(self, tool: str, is_error: bool) -> None:
+        self.tool_calls.labels(tool, "error" if is_error else "ok").inc()
+
     def add_usage(self, labels: ModelLabels, usage: Usage) -> None:
         provider, model = labels.provider, labels.model
         counts = (

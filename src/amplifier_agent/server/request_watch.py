@@ -19,21 +19,34 @@ OVERHEAD_HEADER = b"x-amplifier-overhead-ms"
 
 @dataclass(slots=True)
 class OverheadClock:
-    """`started` is the request's arrival (`time.monotonic()`); `waited_s` grows while the turn
-    awaits the upstream's next event or a built-in tool. `nesting` counts the tool calls in
-    progress: a sub-agent's calls run inside its delegation call, whose time already counts."""
+    """`started` is the request's arrival (`time.monotonic()`); `waited_s` is the time the turn
+    spent awaiting the upstream's next event or a built-in tool, and `waiting_since` is set while
+    it does so now (a stream may commit while the upstream is silent). `nesting` counts the tool
+    calls in progress: a sub-agent's calls run inside its delegation call, whose time counts."""
 
     started: float
     waited_s: float = 0.0
+    waiting_since: float | None = None
     first_token_at: float | None = None
     nesting: int = 0
 
-    def add_wait(self, seconds: float) -> None:
+    def wait_begins(self) -> None:
         if self.nesting == 0:
-            self.waited_s += seconds
+            self.waiting_since = time.monotonic()
+
+    def wait_ends(self) -> float:
+        """Now; the wait that began at the outermost level is added to `waited_s`."""
+        now = time.monotonic()
+        since = self.waiting_since
+        if self.nesting == 0 and since is not None:
+            self.waited_s += now - since
+            self.waiting_since = None
+        return now
 
     def overhead_s(self) -> float:
-        return max(0.0, time.monotonic() - self.started - self.waited_s)
+        now = time.monotonic()
+        waiting = now - self.waiting_since if self.waiting_since is not None else 0.0
+        return max(0.0, now - self.started - self.waited_s - waiting)
 
     def header(self) -> tuple[bytes, bytes]:
         return OVERHEAD_HEADER, f"{self.overhead_s() * 1000:.3f}".encode()
@@ -52,19 +65,21 @@ class RequestWatch:
         clock = self.clock
         upstream = aiter(events)
         while True:
-            asked = time.monotonic()
+            clock.wait_begins()
             try:
                 event = await anext(upstream)
             except StopAsyncIteration:
-                clock.add_wait(time.monotonic() - asked)
+                clock.wait_ends()
                 return
             except ProviderError as error:
-                clock.add_wait(time.monotonic() - asked)
+                clock.wait_ends()
                 if self.metrics is not None:
                     self.metrics.upstream_error(info.provider_id, error.upstream)
                 raise
-            arrived = time.monotonic()
-            clock.add_wait(arrived - asked)
+            except BaseException:
+                clock.wait_ends()
+                raise
+            arrived = clock.wait_ends()
             if isinstance(event, TextDelta):
                 self._first_token(info, arrived)
             elif isinstance(event, CallDone) and self.metrics is not None:
@@ -77,23 +92,24 @@ class RequestWatch:
             return
         clock.first_token_at = arrived
         if self.metrics is not None:
-            ttft = self.metrics.ttft.labels(info.provider_id, info.model)
-            ttft.observe(arrived - clock.started)
+            self.metrics.first_token(
+                ModelLabels(info.provider_id, info.model), arrived - clock.started
+            )
 
     @contextmanager
     def tool_call(self, info: ToolCallInfo) -> Iterator[ToolOutcome]:
         outcome = ToolOutcome()
         clock = self.clock
-        started = time.monotonic()
+        clock.wait_begins()
         clock.nesting += 1
         try:
             yield outcome
         finally:
             clock.nesting -= 1
-            clock.add_wait(time.monotonic() - started)
+            clock.wait_ends()
         if self.metrics is not None:
             tool = info.name if info.known else OTHER
-            self.metrics.tool_calls.labels(tool, "error" if outcome.is_error else "ok").inc()
+            self.metrics.tool_called(tool, outcome.is_error)
 
 
 __all__ = ["OVERHEAD_HEADER", "OverheadClock", "RequestWatch"]
