@@ -168,7 +168,7 @@ def _count_turn(metrics: ServerMetrics, exchange: Exchange, runner: TurnRunner) 
     if failure is not None and failure.code == "session_busy":
         metrics.lock_conflicts.inc()
     elif failure is None and runner.task.result().host_calls:
-        metrics.host_round_trips.labels(labels.provider, labels.model).inc()
+        metrics.host_round_trip(labels)
 
 
 async def _watch_disconnect(receive: Receive, runner: TurnRunner) -> None:

@@ -42,11 +42,22 @@ class ModelLabels:
     model: str
 
 
+@dataclass(frozen=True, slots=True)
+class _ModelSeries:
+    ttft: Histogram
+    turn_duration: Histogram
+    tokens: tuple[Counter, ...]
+    cost: Counter
+    host_round_trips: Counter
+
+
 class ServerMetrics:
     """What `GET /metrics` exposes (docs/operations.md lists each series)."""
 
     def __init__(self, in_flight: Callable[[], int]) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
+        self._by_model: dict[ModelLabels, _ModelSeries] = {}
+        self._requests: dict[tuple[str, int, ModelLabels | None], Counter] = {}
         prefix = "amplifier_agent_"
         self.requests = Counter(
             prefix + "http_requests",
@@ -124,32 +135,58 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
     def request_answered(self, path: str, status: int, labels: ModelLabels | None) -> None:
-        provider, model = (labels.provider, labels.model) if labels else ("", "")
-        self.requests.labels(route_label(path), str(status), provider, model).inc()
+        key = (path, status, labels)
+        child = self._requests.get(key)
+        if child is None:
+            provider, model = (labels.provider, labels.model) if labels else ("", "")
+            child = self.requests.labels(route_label(path), str(status), provider, model)
+            # Only served paths are kept: any other path is one more `other` and no new key.
+            if path in ROUTES or labels is not None:
+                self._requests[key] = child
+        child.inc()
 
     def turn_ended(self, labels: ModelLabels, duration_s: float, overhead_s: float) -> None:
-        self.turn_duration.labels(labels.provider, labels.model).observe(duration_s)
+        self._series(labels).turn_duration.observe(duration_s)
         self.overhead.observe(overhead_s)
 
     def first_token(self, labels: ModelLabels, after_s: float) -> None:
-        self.ttft.labels(labels.provider, labels.model).observe(after_s)
+        self._series(labels).ttft.observe(after_s)
+
+    def host_round_trip(self, labels: ModelLabels) -> None:
+        self._series(labels).host_round_trips.inc()
 
     def tool_called(self, tool: str, is_error: bool) -> None:
         self.tool_calls.labels(tool, "error" if is_error else "ok").inc()
 
     def add_usage(self, labels: ModelLabels, usage: Usage) -> None:
-        provider, model = labels.provider, labels.model
+        series = self._series(labels)
         counts = (
             usage.input_tokens,
             usage.output_tokens,
             usage.cache_read_tokens,
             usage.cache_write_tokens,
         )
-        for kind, count in zip(_TOKEN_KINDS, counts, strict=True):
+        for child, count in zip(series.tokens, counts, strict=True):
             if count:
-                self.tokens.labels(provider, model, kind).inc(count)
+                child.inc(count)
         if usage.cost_usd:
-            self.cost.labels(provider, model).inc(float(usage.cost_usd))
+            series.cost.inc(float(usage.cost_usd))
+
+    def _series(self, labels: ModelLabels) -> _ModelSeries:
+        """One model's children, looked up once: `labels()` costs microseconds per call, and
+        the model labels come from the served registry, so this map stays small."""
+        series = self._by_model.get(labels)
+        if series is None:
+            provider, model = labels.provider, labels.model
+            series = _ModelSeries(
+                ttft=self.ttft.labels(provider, model),
+                turn_duration=self.turn_duration.labels(provider, model),
+                tokens=tuple(self.tokens.labels(provider, model, k) for k in _TOKEN_KINDS),
+                cost=self.cost.labels(provider, model),
+                host_round_trips=self.host_round_trips.labels(provider, model),
+            )
+            self._by_model[labels] = series
+        return series
 
     def upstream_error(self, provider: str, code: str) -> None:
         self.upstream_errors.labels(provider, code).inc()
