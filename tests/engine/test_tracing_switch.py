@@ -36,3 +36,14 @@ def test_a_malformed_traceparent_starts_a_new_trace() -> None:
 def test_azure_is_named_as_the_conventions_name_it() -> None:
     assert provider_name("azure-openai") == "azure.ai.openai"
     assert provider_name("anthropic") == "anthropic"
+
+
+def test_the_environment_parent_is_used_only_where_the_face_allows() -> None:
+    from opentelemetry import trace
+
+    env = {"TRACEPARENT": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    assert parent_context(None, None) is None
+    context = parent_context(None, None, env)
+    assert context is not None
+    span = trace.get_current_span(context).get_span_context()
+    assert format(span.trace_id, "032x") == "4bf92f3577b34da6a3ce929d0e0e4736"

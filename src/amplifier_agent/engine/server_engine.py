@@ -178,8 +178,8 @@ class ServerEngine:
             statics=self.statics,
             writer=self.writer,
             observer=turn.observer,
-            trace_parent=turn.traceparent,
-            trace_state=turn.tracestate,
+            traceparent=turn.traceparent,
+            tracestate=turn.tracestate,
         )
 
     def _prepare_session(self, turn: ChatTurn, session_id: str) -> _Prepared:

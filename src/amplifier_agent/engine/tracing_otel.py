@@ -64,7 +64,7 @@ class OtelTurnTracer:
             attributes["gen_ai.conversation.id"] = setup.session.session_id
         with self._tracer.start_as_current_span(
             f"invoke_agent {AGENT_NAME}",
-            context=parent_context(setup.trace_parent, setup.trace_state),
+            context=parent_context(setup.traceparent, setup.tracestate, _environment(setup)),
             kind=SpanKind.INTERNAL,
             attributes=attributes,
         ) as span:
@@ -74,15 +74,22 @@ class OtelTurnTracer:
             yield traced
 
 
-def parent_context(traceparent: str | None, tracestate: str | None) -> Context | None:
-    """The W3C parent a face was given, or the environment's (`TRACEPARENT`) for processes a
-    host started; None starts a new trace."""
-    parent = traceparent if traceparent is not None else os.environ.get(TRACEPARENT_ENV)
-    if not parent:
+def parent_context(
+    traceparent: str | None, tracestate: str | None, env: Mapping[str, str] | None = None
+) -> Context | None:
+    """The W3C parent a face was given, else the one in `env` (`TRACEPARENT`, for processes a
+    host started); None starts a new trace."""
+    if traceparent is None and env is not None:
+        traceparent, tracestate = env.get(TRACEPARENT_ENV), env.get(TRACESTATE_ENV)
+    if not traceparent:
         return None
-    state = tracestate if traceparent is not None else os.environ.get(TRACESTATE_ENV)
-    carrier = {"traceparent": parent, **({"tracestate": state} if state else {})}
+    carrier = {"traceparent": traceparent, **({"tracestate": tracestate} if tracestate else {})}
     return _PROPAGATOR.extract(carrier)
+
+
+def _environment(setup: TurnSetup) -> Mapping[str, str] | None:
+    """A server's environment is not any one request's parent: only its headers are."""
+    return None if setup.face == "http" else os.environ
 
 
 def provider_name(module: str) -> str:

@@ -68,8 +68,8 @@ class TurnSetup:
     #: Watches the turn's model and tool calls (the HTTP face's metrics and overhead clock).
     observer: TurnObserver | None = None
     #: The W3C `traceparent` / `tracestate` the face received, for the turn's span.
-    trace_parent: str | None = None
-    trace_state: str | None = None
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
