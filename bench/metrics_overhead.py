@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,13 @@ from hotpath_procs import (
 from hotpath_sections import chat_body, text_reply
 
 Report = dict[str, Any]
-SERVERS = ("metrics_on", "metrics_off")
+#: (measured, reference): what metrics cost, and what the whole feature costs against the
+#: code before it (`--baseline-src`) with metrics on and with them off.
+COMPARISONS = (
+    ("metrics_on", "metrics_off"),
+    ("metrics_on", "baseline"),
+    ("metrics_off", "baseline"),
+)
 
 
 def cpu_batch(fake: Endpoint, server: Server, placement: Placement, stream: bool, n: int) -> float:
@@ -60,29 +67,36 @@ def interleaved_cpu(
     samples: dict[str, dict[str, list[float]]] = {
         name: {"json": [], "stream": []} for name in servers
     }
+    names = list(servers)
     for round_index in range(rounds):
-        # Swap which server goes first every round: neither always runs on a warmer machine.
-        order = list(servers) if round_index % 2 == 0 else list(reversed(servers))
-        for name in order:
+        # Rotate which server goes first: none always runs on a warmer (or busier) machine.
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
             for kind in ("json", "stream"):
                 samples[name][kind].append(
                     cpu_batch(fake, servers[name], placement, kind == "stream", n)
                 )
     report: Report = {}
     for kind in ("json", "stream"):
-        on, off = samples["metrics_on"][kind], samples["metrics_off"][kind]
-        # Each round's two batches ran back to back: their ratio cancels the machine's drift.
-        ratios = [a / b for a, b in zip(on, off, strict=True)]
+        per_server = {name: samples[name][kind] for name in names}
         report[kind] = {
-            "cpu_us_per_request_metrics_on": round(statistics.median(on), 1),
-            "cpu_us_per_request_metrics_off": round(statistics.median(off), 1),
-            "metrics_cost_percent_of_medians": round(
-                (statistics.median(on) / statistics.median(off) - 1) * 100, 2
-            ),
-            "metrics_cost_percent_paired_median": round((statistics.median(ratios) - 1) * 100, 2),
-            "samples_us": {name: [round(x, 1) for x in samples[name][kind]] for name in servers},
-        }
+            **{f"cpu_us_per_request_{name}": round(statistics.median(xs), 1)
+               for name, xs in per_server.items()},
+            **{f"cost_percent_{a}_vs_{b}": _cost(per_server[a], per_server[b])
+               for a, b in COMPARISONS if a in servers and b in servers},
+            "samples_us": {name: [round(x, 1) for x in xs] for name, xs in per_server.items()},
+        }  # fmt: skip
     return report
+
+
+def _cost(on: list[float], off: list[float]) -> Report:
+    """`on` against `off`: the ratio of their medians, and the median of the per-round ratios
+    (each round's batches ran back to back, so their ratio cancels the machine's drift)."""
+    ratios = [a / b for a, b in zip(on, off, strict=True)]
+    return {
+        "of_medians": round((statistics.median(on) / statistics.median(off) - 1) * 100, 2),
+        "paired_median": round((statistics.median(ratios) - 1) * 100, 2),
+    }
 
 
 def metrics_work_us(iterations: int = 20_000) -> float:
@@ -139,11 +153,29 @@ def header_against_client(fake: Endpoint, server: Server, pairs: int) -> Report:
     }
 
 
+def server_variants(
+    command: list[str], baseline_src: str | None
+) -> list[tuple[str, list[str], tuple[str, ...]]]:
+    variants = [("metrics_on", command, ()), ("metrics_off", command, ("--no-metrics",))]
+    if baseline_src:
+        # `env` execs the interpreter, so the pid the benchmark reads is the server's own.
+        pythonpath = f"PYTHONPATH={Path(baseline_src).resolve()}"
+        variants.append(
+            ("baseline", ["env", pythonpath, sys.executable, "-m", "amplifier_agent"], ())
+        )
+    return variants
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=12, help="alternating CPU rounds")
     parser.add_argument("--requests", type=int, default=200, help="requests per CPU batch")
     parser.add_argument("--pairs", type=int, default=300, help="direct/through pairs")
+    parser.add_argument(
+        "--baseline-src",
+        help="a `src` folder of another checkout (e.g. from `git archive main src`): a third "
+        "server runs that code, for the cost of the whole feature",
+    )
     parser.add_argument("--out", help="write the JSON report here as well")
     return parser.parse_args()
 
@@ -155,15 +187,15 @@ def main() -> None:
     env_tracing = [k for k in os.environ if k.startswith("OTEL_")]
     if env_tracing:
         sys.exit(f"unset {', '.join(env_tracing)}: this benchmark measures with tracing off")
-    with (
-        tempfile.TemporaryDirectory(prefix="metrics-on-") as home_on,
-        tempfile.TemporaryDirectory(prefix="metrics-off-") as home_off,
-        fake_upstream(placement) as fake,
-        agent_server(command, fake, placement, Path(home_on)) as on,
-        agent_server(command, fake, placement, Path(home_off), ("--no-metrics",)) as off,
-    ):
+    with tempfile.TemporaryDirectory(prefix="metrics-bench-") as temp, ExitStack() as stack:
+        fake = stack.enter_context(fake_upstream(placement))
+        servers = {}
+        for name, argv, extra in server_variants(command, args.baseline_src):
+            home = Path(temp) / name
+            home.mkdir()
+            servers[name] = stack.enter_context(agent_server(argv, fake, placement, home, extra))
         script_fake(fake, text_reply())
-        servers = {"metrics_on": on, "metrics_off": off}
+        on = servers["metrics_on"]
         preempted = {name: preemptions(s.endpoint.pid) for name, s in servers.items()}
         started = time.monotonic()
         cpu = interleaved_cpu(fake, servers, placement, args.rounds, args.requests)
@@ -181,7 +213,11 @@ def main() -> None:
             "server_preemptions": noise,
             "seconds": round(time.monotonic() - started, 1),
         },
-        "params": {"rounds": args.rounds, "requests_per_batch": args.requests},
+        "params": {
+            "rounds": args.rounds,
+            "requests_per_batch": args.requests,
+            "baseline_src": args.baseline_src,
+        },
         "cpu": cpu,
         "metrics_work_us_per_request_in_process": round(work_us, 2),
         "metrics_work_percent_of_request_cpu": round(
