@@ -166,6 +166,40 @@ def server_variants(
     return variants
 
 
+def clock_us_per_model_call(iterations: int = 20_000, events: int = 6) -> float:
+    """In process, what the overhead clock (on whether or not metrics are) adds to one model call
+    of `events` stream events: the call's stream read through `RequestWatch` minus read bare."""
+    import asyncio
+
+    from amplifier_agent.core.observe import ModelCallInfo
+    from amplifier_agent.core.stream import StreamEvent, TextDelta
+    from amplifier_agent.server.request_watch import OverheadClock, RequestWatch
+
+    info = ModelCallInfo("openai", "gpt-5")
+
+    async def upstream() -> Any:
+        for _ in range(events):
+            yield TextDelta("tok ")
+
+    async def read(watched: bool) -> float:
+        started = time.process_time()
+        for _ in range(iterations):
+            stream: Any = upstream()
+            if watched:
+                stream = RequestWatch(OverheadClock(time.monotonic()), None).model_call(
+                    info, stream
+                )
+            event: StreamEvent
+            async for event in stream:
+                del event
+        return (time.process_time() - started) / iterations * 1e6
+
+    async def both() -> float:
+        return await read(True) - await read(False)
+
+    return asyncio.run(both())
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=12, help="alternating CPU rounds")
@@ -202,6 +236,7 @@ def main() -> None:
         header = header_against_client(fake, on, args.pairs)
         noise = {n: preemptions(s.endpoint.pid) - preempted[n] for n, s in servers.items()}
     work_us = metrics_work_us()
+    clock_us = clock_us_per_model_call()
     report = {
         "benchmark": "metrics_overhead",
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -220,6 +255,7 @@ def main() -> None:
         },
         "cpu": cpu,
         "metrics_work_us_per_request_in_process": round(work_us, 2),
+        "overhead_clock_us_per_model_call_in_process": round(clock_us, 2),
         "metrics_work_percent_of_request_cpu": round(
             work_us / cpu["json"]["cpu_us_per_request_metrics_off"] * 100, 2
         ),
