@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from amplifier_agent.config.credentials import CredentialResolver
+from amplifier_agent.config.host_config import HostConfig
+from amplifier_agent.config.provider_select import select_run_provider
 from amplifier_agent.core.catalog import KNOWN_PROVIDERS, ProviderSpec
 from amplifier_agent.core.errors import (
     ConfigError,
@@ -20,15 +23,18 @@ from amplifier_agent.core.errors import (
     ProviderNotConfigured,
 )
 from amplifier_agent.core.models import ModelInfo
+from amplifier_agent.core.registry import Registry
 from amplifier_agent.providers.base import DEFAULT_STALL_TIMEOUT_S, Provider, ProviderSettings
 from amplifier_agent.providers.metadata import enrich
 
 __all__ = [
+    "LoadedProviders",
     "PoolEntry",
     "ProviderPool",
     "build_provider",
     "list_provider_models",
     "resolve_provider_settings",
+    "select_provider_module",
 ]
 
 STALL_TIMEOUT_ENV = "AMPLIFIER_AGENT_STALL_TIMEOUT_S"
@@ -181,3 +187,18 @@ class ProviderPool:
         built, self._built = list(self._built.values()), {}
         for provider in built:
             await provider.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedProviders:
+    """Every declared provider built and listed at a server's start-up: the long-lived pool, the
+    served-models registry and each provider's listing."""
+
+    pool: ProviderPool
+    registry: Registry
+    listings: dict[str, list[ModelInfo]]
+
+
+def select_provider_module(config: HostConfig) -> str:
+    """§7.2 step 2: `provider.module`, else the first provider whose credential resolves."""
+    return select_run_provider(config.provider, CredentialResolver()).module

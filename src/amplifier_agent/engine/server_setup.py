@@ -13,8 +13,8 @@ from amplifier_agent.core.errors import (
     ProviderNotConfigured,
 )
 from amplifier_agent.core.models import ModelInfo
-from amplifier_agent.core.registry import Registry, build_registry
-from amplifier_agent.engine.providers import ProviderPool
+from amplifier_agent.core.registry import build_registry
+from amplifier_agent.engine.providers import LoadedProviders, ProviderPool
 from amplifier_agent.providers.metadata import enrich
 from amplifier_agent.providers.transport import server_transport
 
@@ -35,13 +35,6 @@ class Problem:
             fields["provider"] = self.provider
         fields["message"] = self.message
         return fields
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedProviders:
-    pool: ProviderPool
-    registry: Registry
-    listings: dict[str, list[ModelInfo]]
 
 
 def providers_problems(config: HostConfig) -> list[Problem]:

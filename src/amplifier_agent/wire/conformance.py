@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from amplifier_agent import engine
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.wire.conformance_checks import ASSERTION_KINDS, Observed, evaluate
-from amplifier_agent.wire.dispatch import Engine
+from amplifier_agent.wire.dispatch import Dispatcher
 from amplifier_agent.wire.framing import decode_line, encode
 
 LANGUAGE = "engine"
@@ -107,8 +107,10 @@ class _Replay:
     observed: Observed = field(default_factory=Observed)
     results: list[AssertionResult] = field(default_factory=list)
 
-    def new_engine(self) -> Engine:
-        return Engine(self.host_config, notify=self.observed.notifications.append, cwd=self.workdir)
+    def new_engine(self) -> Dispatcher:
+        return Dispatcher(
+            self.host_config, notify=self.observed.notifications.append, cwd=self.workdir
+        )
 
     async def run(self) -> None:
         steps = self.fixture.get("steps")
@@ -127,7 +129,7 @@ class _Replay:
             else:
                 raise FixtureError(f"steps[{index}]: unknown step {sorted(step)}")
 
-    async def _send(self, agent: Engine, message: Any) -> None:
+    async def _send(self, agent: Dispatcher, message: Any) -> None:
         """Send through NDJSON framing, as a host would: a raw string is one line as-is."""
         line = message if isinstance(message, str) else encode(message)
         decoded = decode_line(line)
