@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from amplifier_agent.config.paths import layout
 from amplifier_agent.core.messages import Message
 from amplifier_agent.engine.open_sessions import SessionBusy
 from amplifier_agent.store.ids import HTTP_SESSION_PREFIX
@@ -19,7 +20,7 @@ from amplifier_agent.store.sessions import Session, SessionStore
 
 
 @dataclass(frozen=True, slots=True)
-class ClientSession:
+class PreparedSession:
     """A request's session (None without one), the history its turn starts from, whether the
     client's view diverged from the stored one, and the turn's id."""
 
@@ -29,16 +30,17 @@ class ClientSession:
     turn_id: str
 
 
-def without_session(history: Sequence[Message]) -> ClientSession:
+def without_session(history: Sequence[Message]) -> PreparedSession:
     repaired, _ = repair(history)
-    return ClientSession(None, repaired, False, "turn-1")
+    return PreparedSession(None, repaired, False, "turn-1")
 
 
 def prepare(
-    store: SessionStore, session_id: str, cwd: Path, history: Sequence[Message]
-) -> ClientSession:
+    workspace: str, session_id: str, cwd: Path, history: Sequence[Message]
+) -> PreparedSession:
     """The client's view of the history wins, and what it adds is stored before the model is
     called. Reads and writes the session's files: a server runs it on its writer thread."""
+    store = SessionStore(layout().workspaces_dir, workspace)
     stored_id = HTTP_SESSION_PREFIX + session_id
     session = store.find(stored_id) or store.create(stored_id, str(cwd))
     stored = session.load() if session.transcript_path.exists() else []
@@ -48,7 +50,7 @@ def prepare(
         session.rewrite(repaired)
     elif merged.appended:
         session.append(merged.appended)
-    return ClientSession(session, repaired, merged.diverged, session.next_turn_id())
+    return PreparedSession(session, repaired, merged.diverged, session.next_turn_id())
 
 
 class SessionLocks:

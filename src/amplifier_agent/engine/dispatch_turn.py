@@ -151,7 +151,7 @@ class DispatchSessions:
     def end(self, session_id: str) -> None:
         """`session/end`: later use of the id is `stale_session`; an unknown id is
         `session_not_found`."""
-        self.service.sessions.end(session_id)
+        self.service.end_session(session_id)
 
     async def run_turn(
         self,
@@ -167,7 +167,7 @@ class DispatchSessions:
         (`session_busy`), empty prompt) raise before anything is emitted; a turn cut short by
         `shutdown` raises `agent_not_ready`, one stopped by `cancel` raises `cancelled`.
         """
-        opened = self.service.sessions.live(session_id)
+        opened = self.service.session(session_id)
         if session_id in self._running:
             raise SessionBusy(f"session '{session_id}' is busy with another turn")
         request = TurnRequest(
@@ -198,7 +198,7 @@ class DispatchSessions:
             raise AmplifierError("the agent has shut down", code="agent_not_ready")
         running = self._running.get(session_id)
         if running is None:
-            self.service.sessions.live(session_id)
+            self.service.session(session_id)
         if running is None or turn_id not in (None, running.turn_id):
             return None
         return running.turn_id if await running.stop("cancelled") else None

@@ -21,7 +21,7 @@ from amplifier_agent.core.messages import Message, ToolSpec
 from amplifier_agent.core.registry import RegistryEntry
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine import client_sessions
-from amplifier_agent.engine.client_sessions import ClientSession, SessionLocks
+from amplifier_agent.engine.client_sessions import PreparedSession, SessionLocks
 from amplifier_agent.engine.open_sessions import OpenSessions, SessionMode
 from amplifier_agent.engine.providers import (
     LoadedProviders,
@@ -141,6 +141,14 @@ class EngineService:
         store = SessionStore(layout().workspaces_dir, self.workspace)
         return self.sessions.open(store, session_id, mode, cwd or self.cwd)
 
+    def session(self, session_id: str) -> OpenedSession:
+        """The open session `session_id`; an unknown or ended one is an error."""
+        return self.sessions.live(session_id)
+
+    def end_session(self, session_id: str) -> None:
+        """Later use of the id is `stale_session`; an unknown id is `session_not_found`."""
+        self.sessions.end(session_id)
+
     # -- turns ----------------------------------------------------------------------------
 
     async def run_turn(
@@ -177,14 +185,13 @@ class EngineService:
             return model
         return self.active_model() if model is None else self.resolve(model)
 
-    async def _client_session(self, request: TurnRequest) -> ClientSession:
+    async def _client_session(self, request: TurnRequest) -> PreparedSession:
         if request.session_id is None:
             return client_sessions.without_session(request.history)
-        store = SessionStore(layout().workspaces_dir, self.workspace)
         return await offload(
             self.writer,
             client_sessions.prepare,
-            store,
+            self.workspace,
             request.session_id,
             self.cwd,
             request.history,
@@ -203,8 +210,8 @@ class EngineService:
         if opened is not None:
             history, _ = opened.session.load_repaired()
             turn_id = request.turn_id or opened.session.next_turn_id()
-        client = ClientSession(opened.session if opened else None, history, False, turn_id)
-        return self._setup(request, policy, model, control, client, opened)
+        prepared = PreparedSession(opened.session if opened else None, history, False, turn_id)
+        return self._setup(request, policy, model, control, prepared, opened)
 
     def _setup(
         self,
@@ -212,7 +219,7 @@ class EngineService:
         policy: TurnPolicy,
         model: ResolvedModel,
         control: TurnControl | None,
-        prepared: ClientSession,
+        prepared: PreparedSession,
         opened: OpenedSession | None = None,
     ) -> TurnSetup:
         session = prepared.session
