@@ -30,14 +30,18 @@ if TYPE_CHECKING:
     )
     from amplifier_agent.engine.open_sessions import SessionBusy, SessionMode
     from amplifier_agent.engine.providers import (
-        LoadedProviders,
         ProviderPool,
         build_provider,
         list_provider_models,
         resolve_provider_settings,
         select_provider_module,
     )
-    from amplifier_agent.engine.server_setup import Problem, load_providers, providers_problems
+    from amplifier_agent.engine.server_setup import (
+        LoadedProviders,
+        Problem,
+        load_providers,
+        providers_problems,
+    )
     from amplifier_agent.engine.service import DISPATCH_POLICY, HTTP_POLICY, EngineService
     from amplifier_agent.engine.toolbox import skill_listing
     from amplifier_agent.engine.turn_record import internal_error
@@ -61,7 +65,7 @@ _EXPORTS: dict[str, str] = {
     "EngineService": "amplifier_agent.engine.service",
     "HTTP_POLICY": "amplifier_agent.engine.service",
     "HostConfig": "amplifier_agent.config.host_config",
-    "LoadedProviders": "amplifier_agent.engine.providers",
+    "LoadedProviders": "amplifier_agent.engine.server_setup",
     "OpenedSession": "amplifier_agent.engine.turn_types",
     "Probe": "amplifier_agent.engine.diagnostics",
     "Problem": "amplifier_agent.engine.server_setup",

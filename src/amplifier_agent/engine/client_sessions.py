@@ -14,7 +14,6 @@ from amplifier_agent.config.paths import layout
 from amplifier_agent.core.messages import Message
 from amplifier_agent.engine.open_sessions import SessionBusy
 from amplifier_agent.store.ids import HTTP_SESSION_PREFIX
-from amplifier_agent.store.reconcile import reconcile
 from amplifier_agent.store.repair import repair
 from amplifier_agent.store.sessions import Session, SessionStore
 
@@ -40,6 +39,9 @@ def prepare(
 ) -> PreparedSession:
     """The client's view of the history wins, and what it adds is stored before the model is
     called. Reads and writes the session's files: a server runs it on its writer thread."""
+    # Imported here: faces whose sessions are opened by id (`run`, the wire) never reconcile.
+    from amplifier_agent.store.reconcile import reconcile
+
     store = SessionStore(layout().workspaces_dir, workspace)
     stored_id = HTTP_SESSION_PREFIX + session_id
     session = store.find(stored_id) or store.create(stored_id, str(cwd))

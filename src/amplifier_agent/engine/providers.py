@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from amplifier_agent.config.credentials import CredentialResolver
@@ -23,12 +22,10 @@ from amplifier_agent.core.errors import (
     ProviderNotConfigured,
 )
 from amplifier_agent.core.models import ModelInfo
-from amplifier_agent.core.registry import Registry
 from amplifier_agent.providers.base import DEFAULT_STALL_TIMEOUT_S, Provider, ProviderSettings
 from amplifier_agent.providers.metadata import enrich
 
 __all__ = [
-    "LoadedProviders",
     "PoolEntry",
     "ProviderPool",
     "build_provider",
@@ -187,16 +184,6 @@ class ProviderPool:
         built, self._built = list(self._built.values()), {}
         for provider in built:
             await provider.aclose()
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedProviders:
-    """Every declared provider built and listed at a server's start-up: the long-lived pool, the
-    served-models registry and each provider's listing."""
-
-    pool: ProviderPool
-    registry: Registry
-    listings: dict[str, list[ModelInfo]]
 
 
 def select_provider_module(config: HostConfig) -> str:

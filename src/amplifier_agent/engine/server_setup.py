@@ -13,8 +13,8 @@ from amplifier_agent.core.errors import (
     ProviderNotConfigured,
 )
 from amplifier_agent.core.models import ModelInfo
-from amplifier_agent.core.registry import build_registry
-from amplifier_agent.engine.providers import LoadedProviders, ProviderPool
+from amplifier_agent.core.registry import Registry, build_registry
+from amplifier_agent.engine.providers import ProviderPool
 from amplifier_agent.providers.metadata import enrich
 from amplifier_agent.providers.transport import server_transport
 
@@ -35,6 +35,16 @@ class Problem:
             fields["provider"] = self.provider
         fields["message"] = self.message
         return fields
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedProviders:
+    """Every declared provider built and listed at a server's start-up: the long-lived pool, the
+    served-models registry and each provider's listing."""
+
+    pool: ProviderPool
+    registry: Registry
+    listings: dict[str, list[ModelInfo]]
 
 
 def providers_problems(config: HostConfig) -> list[Problem]:

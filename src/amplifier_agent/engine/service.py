@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from amplifier_agent.agent.approval import ApprovalPolicy
 from amplifier_agent.agent.routing import UsableProvider
@@ -18,13 +19,11 @@ from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolSpec
-from amplifier_agent.core.registry import RegistryEntry
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine import client_sessions
 from amplifier_agent.engine.client_sessions import PreparedSession, SessionLocks
 from amplifier_agent.engine.open_sessions import OpenSessions, SessionMode
 from amplifier_agent.engine.providers import (
-    LoadedProviders,
     PoolEntry,
     ProviderPool,
     resolve_provider_settings,
@@ -45,6 +44,11 @@ from amplifier_agent.engine.turn_types import (
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.ledger import LedgerRecord, append_ledger
 from amplifier_agent.store.sessions import SessionStore
+
+if TYPE_CHECKING:
+    # Only a server has these; a one-turn `run` never imports its start-up or the registry.
+    from amplifier_agent.core.registry import RegistryEntry
+    from amplifier_agent.engine.server_setup import LoadedProviders
 
 #: The HTTP face: the client holds the conversation, and nobody can be asked to approve a call,
 #: so an unset or `prompt` mode approves (each approval is logged).
