@@ -19,7 +19,6 @@ from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolSpec
-from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine import client_sessions
 from amplifier_agent.engine.client_sessions import PreparedSession, SessionLocks
 from amplifier_agent.engine.open_sessions import OpenSessions, SessionMode
@@ -31,6 +30,7 @@ from amplifier_agent.engine.providers import (
 )
 from amplifier_agent.engine.store_writer import StoreWriter, offload, offload_last
 from amplifier_agent.engine.turn import execute_turn, pool_entries
+from amplifier_agent.engine.turn_record import record_unstarted
 from amplifier_agent.engine.turn_statics import ServerStatics
 from amplifier_agent.engine.turn_types import (
     OpenedSession,
@@ -42,7 +42,6 @@ from amplifier_agent.engine.turn_types import (
     TurnSetup,
 )
 from amplifier_agent.engine.usable import ProviderRef
-from amplifier_agent.store.ledger import LedgerRecord, append_ledger
 from amplifier_agent.store.sessions import SessionStore
 
 if TYPE_CHECKING:
@@ -299,23 +298,8 @@ class EngineService:
         """The report of a turn that failed before it could start, with its ledger line."""
         session_id = request.session.session_id if request.session else (request.session_id or "")
         turn_id = "turn-1" if request.turn_id is None else request.turn_id
-        append_ledger(
-            layout().usage_ledger,
-            LedgerRecord.from_usage(
-                Usage(),
-                face=policy.face,
-                workspace=self.workspace,
-                session_id=session_id,
-                turn_id=turn_id,
-                request_id=request.request_id,
-                status="failed",
-                provider=provider,
-                model="",
-                usage_estimated=False,
-                duration_ms=0,
-            ),
-        )
-        return TurnReport(session_id, turn_id, "", Usage(), 0, error=error)
+        ids = (self.workspace, session_id, turn_id, request.request_id)
+        return record_unstarted(policy.face, *ids, provider=provider, error=error)
 
     async def aclose(self) -> None:
         """Close every provider client and, in a server, finish the store's pending writes."""
