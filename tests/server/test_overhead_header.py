@@ -13,10 +13,10 @@ import pytest
 
 from amplifier_agent.core.events import DisplayEvent, ResultDelta
 from amplifier_agent.core.observe import ModelCallInfo
-from amplifier_agent.core.registry import Resolution
 from amplifier_agent.core.stream import StreamEvent, TextDelta
 from amplifier_agent.core.usage import Usage
-from amplifier_agent.engine import ChatTurn, TurnControl, TurnReport
+from amplifier_agent.engine import ResolvedModel, TurnControl, TurnReport, TurnRequest
+from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 
@@ -34,12 +34,12 @@ async def slow_upstream() -> AsyncIterator[StreamEvent]:
 class SlowUpstreamEngine:
     registry_entries: tuple[()] = ()
 
-    def resolve(self, requested: str) -> Resolution:
-        return Resolution("p", requested)
+    def resolve(self, requested: str) -> ResolvedModel:
+        return ResolvedModel(ProviderRef("p", "anthropic"), requested)
 
     async def chat_turn(
         self,
-        turn: ChatTurn,
+        turn: TurnRequest,
         emit: Callable[[DisplayEvent], None],
         control: TurnControl | None = None,
     ) -> TurnReport:

@@ -12,7 +12,7 @@ from typing import Any
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import ResultDelta, ThinkingStreamed
 from amplifier_agent.core.observe import TurnObserver
-from amplifier_agent.engine import CallOptions, ChatTurn, ServerEngine
+from amplifier_agent.engine import CallOptions, EngineService, ResolvedModel, TurnRequest
 from amplifier_agent.server import errors
 from amplifier_agent.server.chat_request import ChatRequest, parse_chat_request
 from amplifier_agent.server.chunks import (
@@ -40,7 +40,7 @@ CLIENT_CLOSED = 499
 class ChatContext:
     """Per-server settings and the set of turns in flight (for shutdown draining)."""
 
-    engine: ServerEngine
+    engine: EngineService
     model_id: str | None = None
     keepalive_s: float = KEEPALIVE_S
     in_flight: set[TurnRunner] = field(default_factory=set)
@@ -81,14 +81,15 @@ class TraceHeaders:
 
 def chat_turn_for(
     request: ChatRequest,
+    model: ResolvedModel,
     conversation: Conversation,
     request_id: str,
     session_id: str | None,
     observer: TurnObserver | None = None,
     trace: TraceHeaders = TraceHeaders(),
-) -> ChatTurn:
-    return ChatTurn(
-        model=request.model,
+) -> TurnRequest:
+    return TurnRequest(
+        model=model,
         request_id=request_id,
         history=conversation.history,
         prompt=conversation.prompt,
@@ -127,13 +128,13 @@ async def handle_chat(
     if ctx.draining:
         raise errors.shutting_down()
     try:
-        resolution = ctx.engine.resolve(request.model)
+        model = ctx.engine.resolve(request.model)
     except AmplifierError as error:  # unknown_model / ambiguous_model
         raise HttpError(400, error.code, error.message, param="model") from error
-    exchange.model = ModelLabels(resolution.provider_id, resolution.upstream_model)
+    exchange.model = ModelLabels(model.provider_id, model.model or "")
     watch = RequestWatch(clock, ctx.metrics)
-    turn = chat_turn_for(request, conversation, request_id, session_id(), watch, trace)
-    exchange.headers.append((b"x-amplifier-agent-provider", resolution.provider_id.encode()))
+    turn = chat_turn_for(request, model, conversation, request_id, session_id(), watch, trace)
+    exchange.headers.append((b"x-amplifier-agent-provider", model.provider_id.encode()))
     if request.ignored_params:
         names = ",".join(request.ignored_params).encode()
         exchange.headers.append((b"x-amplifier-agent-ignored-params", names))
