@@ -7,7 +7,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from amplifier_agent_py.discovery import EngineInfo, find_binary, probe_engine
 from amplifier_agent_py.environment import (
@@ -42,6 +42,63 @@ from amplifier_agent_py.outcome import (
 from amplifier_agent_py.persistent import PersistentAgentHandle
 from amplifier_agent_py.process import EngineProcess, Exit
 from amplifier_agent_py.stream import TurnStream, supervise
+
+
+@overload
+async def spawn_agent(
+    *,
+    session_id: str,
+    resume: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, Any] | None = None,
+    approval: Any = None,
+    display: Any = None,
+    display_mode: str | None = "ndjson",
+    workspace: str | None = None,
+    mcp_servers: Any = None,
+    timeout_ms: int | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    allow_protocol_skew: bool = False,
+    lifecycle: Literal["persistent"],
+) -> PersistentAgentHandle: ...
+
+
+@overload
+async def spawn_agent(
+    *,
+    session_id: str,
+    resume: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, Any] | None = None,
+    approval: Any = None,
+    display: Any = None,
+    display_mode: str | None = "ndjson",
+    workspace: str | None = None,
+    mcp_servers: Any = None,
+    timeout_ms: int | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    allow_protocol_skew: bool = False,
+    lifecycle: Literal["one-shot"] = ...,
+) -> AgentHandle: ...
+
+
+@overload
+async def spawn_agent(
+    *,
+    session_id: str,
+    resume: bool = False,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, Any] | None = None,
+    approval: Any = None,
+    display: Any = None,
+    display_mode: str | None = "ndjson",
+    workspace: str | None = None,
+    mcp_servers: Any = None,
+    timeout_ms: int | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    allow_protocol_skew: bool = False,
+    lifecycle: str = ...,
+) -> AgentHandle | PersistentAgentHandle: ...
 
 
 async def spawn_agent(

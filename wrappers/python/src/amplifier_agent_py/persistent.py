@@ -8,7 +8,6 @@ started again by the next turn if it has died; the turn it died in ends with `en
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,9 +157,11 @@ class PersistentAgentHandle:
         return task
 
     async def _opened(self) -> _Engine | None:
-        with contextlib.suppress(Exception, asyncio.CancelledError):
+        """The engine opened last, or None if opening it failed (that turn already said why)."""
+        try:
             return await asyncio.shield(self._opening)
-        return None
+        except Exception:
+            return None
 
     async def _ready(self) -> _Engine:
         """The open engine, started anew if it died or could not be opened before."""
