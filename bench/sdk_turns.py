@@ -10,7 +10,10 @@ result: engine start-up, provider imports and all) and the median/p90/max of the
 engine's `version --json` probe and start-up every time). `fake_ms` is the fake upstream's own
 answer to the same streaming request over a keep-alive connection, so `added_median_ms` (later
 median minus it) is what the SDK, the engine and the pipes add. Goal: persistent later turns add
-<= 20 ms. Python runs in this process; TypeScript in `node bench/sdk_turns_node.mjs`.
+<= 20 ms. Wall times suffer on a busy machine, so a persistent run also reports the CPU time per
+later turn of the host process (`host_cpu_ms_per_turn`: the SDK, plus the interpreter's own
+idle work) and of the engine process (`engine_cpu_ms_per_turn`), which other load disturbs much
+less. Python runs in this process; TypeScript in `node bench/sdk_turns_node.mjs`.
 """
 
 from __future__ import annotations
@@ -78,7 +81,17 @@ def fake_ms(url: str, provider: str) -> float:
     return statistics.median(samples[1:])  # the first one opens the connection
 
 
-async def python_turns(mode: str, turns: int, session_id: str) -> tuple[float, list[float]]:
+def process_cpu_ms(pid: int) -> float:
+    """User + system CPU time a live process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime and stime: fields 14 and 15 of stat
+    return ticks * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+Turns = tuple[float, list[float], dict[str, float]]
+
+
+async def python_turns(mode: str, turns: int, session_id: str) -> Turns:
     from amplifier_agent_py import spawn_agent
 
     async def turn(handle: Any) -> None:
@@ -89,15 +102,23 @@ async def python_turns(mode: str, turns: int, session_id: str) -> tuple[float, l
             raise SystemExit(f"turn failed: {last}")
 
     samples = []
+    cpu: dict[str, float] = {}
     if mode == "persistent":
         started = time.perf_counter()
         handle = await spawn_agent(session_id=session_id, lifecycle="persistent")
         await turn(handle)
         samples.append((time.perf_counter() - started) * 1000)
+        engine_pid = handle.engine_pid
+        assert engine_pid is not None
+        host_before, engine_before = time.process_time() * 1000, process_cpu_ms(engine_pid)
         for _ in range(turns - 1):
             begun = time.perf_counter()
             await turn(handle)
             samples.append((time.perf_counter() - begun) * 1000)
+        cpu = {
+            "host_cpu_ms_per_turn": (time.process_time() * 1000 - host_before) / (turns - 1),
+            "engine_cpu_ms_per_turn": (process_cpu_ms(engine_pid) - engine_before) / (turns - 1),
+        }
         await handle.close()
     else:
         for index in range(turns):
@@ -105,10 +126,10 @@ async def python_turns(mode: str, turns: int, session_id: str) -> tuple[float, l
             handle = await spawn_agent(session_id=session_id, resume=index > 0)
             await turn(handle)
             samples.append((time.perf_counter() - begun) * 1000)
-    return samples[0], samples[1:]
+    return samples[0], samples[1:], cpu
 
 
-def node_turns(mode: str, turns: int, session_id: str) -> tuple[float, list[float]]:
+def node_turns(mode: str, turns: int, session_id: str) -> Turns:
     done = subprocess.run(
         ["node", str(NODE_SCRIPT), mode, str(turns), session_id],
         capture_output=True,
@@ -118,12 +139,14 @@ def node_turns(mode: str, turns: int, session_id: str) -> tuple[float, list[floa
     if done.returncode != 0:
         raise SystemExit(f"the TypeScript SDK run failed:\n{done.stderr[-2000:]}")
     report = json.loads(done.stdout.splitlines()[-1])
-    return float(report["first_ms"]), [float(v) for v in report["later_ms"]]
+    cpu = {k: float(v) for k, v in report.get("cpu", {}).items()}
+    return float(report["first_ms"]), [float(v) for v in report["later_ms"]], cpu
 
 
-def summary(first: float, later: list[float], fake: float) -> dict[str, Any]:
+def summary(first: float, later: list[float], cpu: dict[str, float], fake: float) -> dict[str, Any]:
     median = statistics.median(later)
     return {
+        **{name: round(value, 2) for name, value in cpu.items()},
         "first_turn_ms": round(first, 1),
         "later_median_ms": round(median, 1),
         "later_p90_ms": round(percentile(later, 0.9), 1),
@@ -150,10 +173,10 @@ def measure(provider: str, url: str, turns: int, sdks: list[str]) -> dict[str, A
                 for mode in ("one-shot", "persistent"):
                     session_id = f"{sdk}-{mode}"
                     if sdk == "python":
-                        first, later = asyncio.run(python_turns(mode, turns, session_id))
+                        first, later, cpu = asyncio.run(python_turns(mode, turns, session_id))
                     else:
-                        first, later = node_turns(mode, turns, session_id)
-                    report[f"{sdk}_{mode}"] = summary(first, later, fake)
+                        first, later, cpu = node_turns(mode, turns, session_id)
+                    report[f"{sdk}_{mode}"] = summary(first, later, cpu, fake)
             return report
         finally:
             os.chdir(previous)
