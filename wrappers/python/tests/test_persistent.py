@@ -95,15 +95,13 @@ async def test_a_second_turn_while_one_runs_is_refused(fake: FakeEngine) -> None
 
 
 async def test_cancel_ends_the_turn_and_the_engine_serves_the_next(fake: FakeEngine) -> None:
-    fake.configure(stdio={"turns": [SLOW, TURN]})
+    fake.configure(stdio={"turns": [{**SLOW, "prompt": "slow"}, {**TURN, "prompt": "next"}]})
     async with await persistent() as handle:
         events = handle.submit("slow")
-        first = await events.__anext__()
-        assert first["type"] == "init"
-        await wait_until(lambda: bool(serve_records(fake)))
-        await asyncio.sleep(0.1)
+        seen = [await events.__anext__(), await events.__anext__()]
+        assert seen[1]["method"] == "result/delta"  # the engine is running the turn
         await asyncio.wait_for(handle.cancel(), 5)
-        cancelled = [first, *await collect(events)]
+        cancelled = [*seen, *await collect(events)]
         following = await collect(handle.submit("next"))
     assert cancelled[-1]["type"] == "error" and cancelled[-1]["code"] == "cancelled"
     assert following[-1]["type"] == "result"
@@ -127,7 +125,6 @@ async def test_a_killed_engine_fails_its_turn_and_the_next_turn_restarts_it(
         await wait_until(lambda: handle.engine_pid is not None)
         first_pid = handle.engine_pid
         assert first_pid is not None
-        await asyncio.sleep(0.1)
         os.kill(first_pid, signal.SIGKILL)
         failed = await asyncio.wait_for(collect(events), 10)
         following = await collect(handle.submit("again"))

@@ -77,17 +77,19 @@ test("a JSON-RPC error is the turn's error event", async () => {
 
 test("a second turn while one runs is refused, cancel ends it and the engine serves on", async () => {
   const fake = new FakeEngine();
-  fake.configure({ stdio: { turns: [SLOW, TURN] } });
+  fake.configure({ stdio: { turns: [{ ...SLOW, prompt: "slow" }, { ...TURN, prompt: "next" }] } });
   const handle = await persistent();
-  const events = collect(handle.submit("slow"));
+  const events = handle.submit("slow")[Symbol.asyncIterator]();
   assert.throws(
     () => handle.submit("again"),
     (error) => error instanceof AgentError && error.code === "session_busy",
   );
-  await waitUntil(() => serveRecords(fake).length > 0);
-  await sleep(100);
+  const seen = [(await events.next()).value, (await events.next()).value];
+  assert.equal(seen[1].method, "result/delta"); // the engine is running the turn
   await handle.cancel();
-  assert.equal((await events).at(-1).code, "cancelled");
+  const rest = [];
+  for (let item = await events.next(); !item.done; item = await events.next()) rest.push(item.value);
+  assert.equal(rest.at(-1).code, "cancelled");
   assert.equal((await collect(handle.submit("next"))).at(-1).type, "result");
   await handle.close();
   assert.equal(serveRecords(fake).length, 1);
@@ -111,7 +113,6 @@ test("a killed engine fails its turn and the next turn restarts it", async () =>
   const events = collect(handle.submit("slow"));
   await waitUntil(() => handle.enginePid !== undefined);
   const firstPid = handle.enginePid;
-  await sleep(100);
   process.kill(firstPid, "SIGKILL");
   const failed = await events;
   const following = await collect(handle.submit("again"));
