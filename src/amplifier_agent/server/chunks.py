@@ -18,7 +18,6 @@ from amplifier_agent.core.messages import ToolCall
 from amplifier_agent.core.usage import Usage, format_decimal
 
 DONE_FRAME = b"data: [DONE]\n\n"
-KEEPALIVE_FRAME = b": keepalive\n\n"
 
 
 def completion_id() -> str:
