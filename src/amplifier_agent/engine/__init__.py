@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         list_provider_models,
         resolve_provider_settings,
     )
+    from amplifier_agent.engine.response_store import ResponseStore
     from amplifier_agent.engine.server_engine import ChatTurn, ServerEngine, SessionBusy
     from amplifier_agent.engine.server_setup import (
         LoadedProviders,
@@ -67,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "Probe": "amplifier_agent.engine.diagnostics",
     "Problem": "amplifier_agent.engine.server_setup",
     "ProviderPool": "amplifier_agent.engine.providers",
+    "ResponseStore": "amplifier_agent.engine.response_store",
     "ServerEngine": "amplifier_agent.engine.server_engine",
     "SessionBusy": "amplifier_agent.engine.server_engine",
     "SessionMode": "amplifier_agent.engine.cli_turn",
@@ -105,6 +107,7 @@ __all__ = [
     "Probe",
     "Problem",
     "ProviderPool",
+    "ResponseStore",
     "ServerEngine",
     "SessionBusy",
     "SessionMode",

@@ -110,7 +110,7 @@ def parse_chat_request(body: bytes, *, stream_default: bool = True) -> ChatReque
         stream=stream,
         include_usage=_include_usage(document.get("stream_options"), stream),
         tools=parse_tools(document.get("tools")),
-        tool_choice=_tool_choice(document.get("tool_choice")),
+        tool_choice=parse_tool_choice(document.get("tool_choice")),
         temperature=ranged(document, "temperature", 0.0, 2.0),
         top_p=ranged(document, "top_p", 0.0, 1.0),
         max_tokens=_max_tokens(document),
@@ -209,7 +209,7 @@ def _check_schema_size(schema: JsonObject, param: str) -> None:
         )
 
 
-def _tool_choice(value: object) -> ToolChoice | None:
+def parse_tool_choice(value: object) -> ToolChoice | None:
     if value is None:
         return None
     if isinstance(value, str):

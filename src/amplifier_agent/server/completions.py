@@ -22,23 +22,22 @@ from amplifier_agent.server.turn_exchange import (
     Exchange,
     Receive,
     Send,
-    client_went_away,
+    conversation_turn,
+    drain_turn,
     resolve_model,
     running_turn,
     stream_turn,
 )
-from amplifier_agent.server.turn_runner import TURN_OVER, Failure, TurnRunner
+from amplifier_agent.server.turn_runner import Failure, TurnRunner
 
 
 def chat_turn_for(
     request: ChatRequest, conversation: Conversation, request_id: str, session_id: str | None
 ) -> ChatTurn:
-    return ChatTurn(
+    return conversation_turn(
+        conversation,
         model=request.model,
         request_id=request_id,
-        history=conversation.history,
-        prompt=conversation.prompt,
-        containment=conversation.containment,
         session_id=session_id,
         host_tools=request.tools,
         options=CallOptions(
@@ -91,7 +90,7 @@ class ChatRenderer:
     def frame(self, event: object) -> bytes | None:
         return _visible_frame(self.writer, event)
 
-    def closing(self, runner: TurnRunner, failure: Failure | None) -> list[bytes]:
+    async def closing(self, runner: TurnRunner, failure: Failure | None) -> list[bytes]:
         return [*_closing_frames(runner, self.writer, failure), DONE_FRAME]
 
 
@@ -125,17 +124,16 @@ def _closing_frames(
 async def _buffered(exchange: Exchange, runner: TurnRunner, writer: ChunkWriter) -> None:
     content: list[str] = []
     reasoning: list[str] = []
-    while (item := await runner.next_event(None)) is not TURN_OVER:
+
+    def collect(item: object) -> None:
         if isinstance(item, ResultDelta):
             content.append(item.text)
         elif isinstance(item, ThinkingStreamed):
             reasoning.append(item.text)
-    if client_went_away(runner):
+
+    report = await drain_turn(runner, collect)
+    if report is None:
         return
-    failure = runner.failure()
-    if failure is not None:
-        raise failure.as_http_error()
-    report = runner.task.result()
     calls = report.host_calls
     tool_calls = [
         tool_call_json(i, call, call_id)

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from amplifier_agent.core.errors import AmplifierError
+from amplifier_agent.core.messages import ToolSpec
 from amplifier_agent.core.registry import Resolution
-from amplifier_agent.engine import ChatTurn, ServerEngine
+from amplifier_agent.engine import CallOptions, ChatTurn, ServerEngine, TurnReport
 from amplifier_agent.server import errors
+from amplifier_agent.server.conversation import Conversation
 from amplifier_agent.server.errors import HttpError
 from amplifier_agent.server.turn_runner import TURN_OVER, Failure, TurnRunner
 
@@ -77,7 +79,7 @@ class StreamRenderer(Protocol):
     def frame(self, event: object) -> bytes | None:
         """The frame for one display event, or None when the event shows nothing."""
 
-    def closing(self, runner: TurnRunner, failure: Failure | None) -> list[bytes]:
+    async def closing(self, runner: TurnRunner, failure: Failure | None) -> list[bytes]:
         """The frames that end the stream, after the turn ended (in-band `failure` if any)."""
 
 
@@ -89,6 +91,27 @@ def resolve_model(ctx: ChatContext, model: str) -> Resolution:
         return ctx.engine.resolve(model)
     except AmplifierError as error:  # unknown_model / ambiguous_model
         raise HttpError(400, error.code, error.message, param="model") from error
+
+
+def conversation_turn(
+    conversation: Conversation,
+    *,
+    model: str,
+    request_id: str,
+    session_id: str | None,
+    host_tools: tuple[ToolSpec, ...],
+    options: CallOptions,
+) -> ChatTurn:
+    return ChatTurn(
+        model=model,
+        request_id=request_id,
+        history=conversation.history,
+        prompt=conversation.prompt,
+        containment=conversation.containment,
+        session_id=session_id,
+        host_tools=host_tools,
+        options=options,
+    )
 
 
 def client_went_away(runner: TurnRunner) -> bool:
@@ -155,7 +178,20 @@ async def stream_turn(
     if failure is not None and not committed:
         raise failure.as_http_error()
     await commit()
-    *frames, last = renderer.closing(runner, failure)
+    *frames, last = await renderer.closing(runner, failure)
     for frame in frames:
         await exchange.body(frame)
     await exchange.body(last, more=False)
+
+
+async def drain_turn(runner: TurnRunner, on_event: Callable[[object], object]) -> TurnReport | None:
+    """Every event to `on_event`, then the turn's report; None when the client went away, and
+    the turn's failure raised as an HTTP error (nothing was sent yet)."""
+    while (item := await runner.next_event(None)) is not TURN_OVER:
+        on_event(item)
+    if client_went_away(runner):
+        return None
+    failure = runner.failure()
+    if failure is not None:
+        raise failure.as_http_error()
+    return runner.task.result()
