@@ -168,6 +168,60 @@ def cpu(ctx: Context) -> Report:
     }
 
 
+def responses_body(stream: bool, store: bool = False) -> dict[str, Any]:
+    return {"model": MODEL, "input": "Say something short.", "stream": stream, "store": store}
+
+
+def responses(ctx: Context) -> Report:
+    """Server CPU per request of the Responses face beside the chat face, in the same run and
+    the same batches as `cpu`: non-streamed (`store: false`, as Codex sends; and `store: true`,
+    which writes the response to disk), and streams of 64 deltas."""
+    p = ctx.params
+    faces = {
+        "chat": ("/v1/chat/completions", chat_body),
+        "responses": ("/v1/responses", responses_body),
+    }
+    per: dict[str, Report] = {}
+    script_fake(ctx.fake, text_reply())
+    for face, (path, body) in faces.items():
+        ctx.job(
+            "batch", 120, target="server", clients=4, requests=20, stream=False,
+            body=body(False), path=path,
+        )  # fmt: skip
+        per[f"{face}_non_stream"] = ctx.job(
+            "batch", 600, target="server", clients=4, requests=p.cpu_requests,
+            stream=False, body=body(False), path=path,
+        )  # fmt: skip
+    per["responses_non_stream_store"] = ctx.job(
+        "batch", 600, target="server", clients=4, requests=p.cpu_streams,
+        stream=False, body=responses_body(False, store=True), path="/v1/responses",
+    )  # fmt: skip
+    script_fake(ctx.fake, text_reply(deltas=64))
+    for face, (path, body) in faces.items():
+        per[f"{face}_stream_64_deltas"] = ctx.job(
+            "batch", 600, target="server", clients=4, requests=p.cpu_streams,
+            stream=True, body=body(True), path=path,
+        )  # fmt: skip
+    ms = {name: round(r["cpu_s"] / r["requests"] * 1e3, 3) for name, r in per.items()}
+    return {
+        **per,
+        "cpu_ms_per_request": ms,
+        "figures": {
+            "responses_cpu_ms_per_request": ms["responses_non_stream"],
+            "responses_vs_chat_cpu_ratio": _ratio(
+                ms["responses_non_stream"], ms["chat_non_stream"]
+            ),
+            "responses_vs_chat_stream_cpu_ratio": _ratio(
+                ms["responses_stream_64_deltas"], ms["chat_stream_64_deltas"]
+            ),
+        },
+    }
+
+
+def _ratio(ours: float, chat: float) -> float | None:
+    return round(ours / chat, 3) if chat else None
+
+
 def rps(ctx: Context) -> Report:
     """Closed-loop keep-alive clients, non-streamed, for a bounded time per step; the same step
     straight to the fake shows how far the client and the fake could go."""
@@ -272,6 +326,7 @@ SECTIONS: dict[str, Callable[[Context], Report]] = {
     "latency": latency,
     "stream": stream,
     "cpu": cpu,
+    "responses": responses,
     "rps": rps,
     "streams": streams,
 }
