@@ -105,7 +105,7 @@ def _visible_frame(writer: ChunkWriter, event: object) -> bytes | None:
 def _closing_frames(
     runner: TurnRunner, writer: ChunkWriter, failure: Failure | None
 ) -> list[bytes]:
-    report = None if runner.cancelled or runner.task.exception() else runner.task.result()
+    report = runner.report()
     usage = report.usage if report else None
     if failure is not None:
         code = failure.in_band_code()

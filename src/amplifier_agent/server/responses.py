@@ -70,9 +70,10 @@ async def handle_responses(
         if request.stream:
             await stream_turn(ctx, exchange, runner, _StreamRenderer(translator, saver))
             return
-        if await drain_turn(runner, translator.frame) is None:
+        report = await drain_turn(runner, translator.frame)
+        if report is None:
             return
-        response = translator.finish(runner)
+        response = translator.finish(report)
         await saver.save(response)
         await exchange.json(orjson.dumps(response))
 
@@ -207,7 +208,7 @@ class _StreamRenderer:
         return self._translator.frame(event)
 
     async def closing(self, runner: TurnRunner, failure: Failure | None) -> list[bytes]:
-        frames = self._translator.closing(runner, failure)
+        frames = self._translator.closing(runner.report(), failure)
         if self._translator.final is not None:
             await self._saver.save(self._translator.final)
         return frames

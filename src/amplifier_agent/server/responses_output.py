@@ -15,8 +15,9 @@ import orjson
 from amplifier_agent.core.events import ResultDelta, ThinkingStreamed
 from amplifier_agent.core.messages import ToolCall
 from amplifier_agent.core.usage import Usage, format_decimal
+from amplifier_agent.engine import TurnReport
 from amplifier_agent.server.chunks import arguments_text, client_call_ids
-from amplifier_agent.server.turn_runner import Failure, TurnRunner
+from amplifier_agent.server.turn_runner import Failure
 
 JsonObject = dict[str, Any]
 
@@ -26,12 +27,17 @@ def new_id(prefix: str) -> str:
 
 
 def usage_json(usage: Usage | None) -> JsonObject:
-    """Responses usage with `input_tokens_details.cached_tokens` and our `cost_usd` string."""
+    """Responses usage: `input_tokens` counts everything the model read, cache reads and writes
+    included (as on the chat face), broken down under `input_tokens_details`; plus our
+    `cost_usd` string."""
     usage = usage or Usage()
     read, written = usage.prompt_tokens, usage.output_tokens
     body: JsonObject = {
         "input_tokens": read,
-        "input_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+        "input_tokens_details": {
+            "cached_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
         "output_tokens": written,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": read + written,
@@ -99,8 +105,8 @@ class ResponseTranslator:
             return self._delta("reasoning", event.text)
         return None
 
-    def closing(self, runner: TurnRunner, failure: Failure | None) -> list[bytes]:
-        report = None if runner.cancelled or runner.task.exception() else runner.task.result()
+    def closing(self, report: TurnReport | None, failure: Failure | None) -> list[bytes]:
+        """The frames that end the stream (the response is `final` when it completed)."""
         usage = report.usage if report else None
         frames = [self._close_open()]
         if failure is not None:
@@ -113,9 +119,9 @@ class ResponseTranslator:
         frames.append(self._event("response.completed", {"response": self.final}))
         return [frame for frame in frames if frame]
 
-    def finish(self, runner: TurnRunner) -> JsonObject:
+    def finish(self, report: TurnReport) -> JsonObject:
         """The completed response of a turn that ended without a failure (buffered path)."""
-        self.closing(runner, None)
+        self.closing(report, None)
         assert self.final is not None
         return self.final
 
