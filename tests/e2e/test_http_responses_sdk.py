@@ -112,6 +112,9 @@ def test_parallel_function_calls_round_trip(
     if stream:
         with client.responses.stream(model=MODEL, input="open a and b", tools=[BROWSER_TOOL]) as s:
             first = s.get_final_response()
+        # `store` defaults to true: a streamed response is stored before its stream ends.
+        stored = client.responses.retrieve(first.id)
+        assert [i.id for i in stored.output] == [i.id for i in first.output]
     else:
         first = client.responses.create(
             model=MODEL, input="open a and b", tools=[BROWSER_TOOL], store=False
