@@ -124,9 +124,7 @@ class AgentApp:
             await self._one_model(exchange, path[len("/v1/models/") :])
         elif path == "/v1/chat/completions":
             _require(method, ("POST",))
-            if not content_type_ok(headers.get("content-type")):
-                raise errors.unsupported_media_type()
-            body = await _read_body(exchange.receive, MAX_BODY_BYTES)
+            body = await _json_body(headers, exchange)
             await handle_chat(
                 self.chat,
                 exchange,
@@ -137,9 +135,7 @@ class AgentApp:
             )
         elif path == "/v1/responses":
             _require(method, ("POST",))
-            if not content_type_ok(headers.get("content-type")):
-                raise errors.unsupported_media_type()
-            body = await _read_body(exchange.receive, MAX_BODY_BYTES)
+            body = await _json_body(headers, exchange)
             await handle_responses(self.chat, exchange, body, rid, lambda: session_header(headers))
         elif path.startswith("/v1/responses/") and len(path) > len("/v1/responses/"):
             _require(method, ("GET",))
@@ -178,6 +174,13 @@ def _raw_header(scope: Scope, name: bytes) -> bytes | None:
         if key.lower() == name:
             return bytes(value)
     return None
+
+
+async def _json_body(headers: dict[str, str], exchange: Exchange) -> bytes:
+    """A POST body the routes decode as JSON: its media type checked before a byte is read."""
+    if not content_type_ok(headers.get("content-type")):
+        raise errors.unsupported_media_type()
+    return await _read_body(exchange.receive, MAX_BODY_BYTES)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
