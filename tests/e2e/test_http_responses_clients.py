@@ -1,5 +1,6 @@
-"""The Responses face driven by the official `openai` Python SDK: `client.responses` against our
-server on loopback, the engine behind it, the fake Anthropic upstream behind that."""
+"""The Responses face driven by real clients: the official `openai` Python SDK
+(`client.responses`) and the OpenAI Agents SDK (`openai-agents`), against our server on loopback,
+the engine behind it, the fake Anthropic upstream behind that. One server for the module."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ import json
 import warnings
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import genai_prices
 import openai
 import pytest
+from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
 
 from testkit import Block, FakeUpstream, Reply, reply_text, reply_tool_calls
-from tests.e2e.server_harness import RunningServer, running_server, server_env, write_config
+from tests.e2e.server_harness import RunningServer, running_server, write_config
+from tests.e2e.test_http_rejections import scrubbed_env
 
 MODEL = "claude-sonnet-4-5-20250929"
 BROWSER_TOOL: Any = {
@@ -26,13 +28,16 @@ BROWSER_TOOL: Any = {
 }
 
 
-@pytest.fixture
-def server(tmp_path: Path, fake_upstream: FakeUpstream) -> Iterator[RunningServer]:
-    config = write_config(tmp_path / "host_config.json", {"providers": {"anthropic": {}}})
-    env = server_env(
-        tmp_path, {"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": fake_upstream.url}
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream
+) -> Iterator[RunningServer]:
+    root = tmp_path_factory.mktemp("responses-clients")
+    config = write_config(root / "host_config.json", {"providers": {"anthropic": {}}})
+    env = scrubbed_env(
+        root, {"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": upstream.url}
     )
-    with running_server(config, env, cwd=tmp_path) as running:
+    with running_server(config, env, cwd=root) as running:
         yield running
 
 
@@ -59,9 +64,9 @@ def _two_browser_calls() -> Reply:
 
 
 def test_create_text_has_output_text_and_costed_usage(
-    client: openai.OpenAI, fake_upstream: FakeUpstream
+    client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
-    fake_upstream.enqueue(reply_text("plain answer", usage={"input": 1200, "output": 80}))
+    fake.enqueue(reply_text("plain answer", usage={"input": 1200, "output": 80}))
     response = client.responses.create(model=MODEL, input="hi", instructions="Be brief.")
     assert response.object == "response" and response.status == "completed"
     assert response.output_text == "plain answer"
@@ -70,14 +75,14 @@ def test_create_text_has_output_text_and_costed_usage(
     assert response.usage.input_tokens_details.cached_tokens == 0
     cost = response.usage.model_extra["cost_usd"]  # type: ignore[index]
     assert Decimal(cost) == expected_cost(1200, 80)
-    sent = fake_upstream.model_requests()[-1].body
+    sent = fake.model_requests()[-1].body
     assert "Be brief." in json.dumps(sent["messages"])  # contained, as a chat system prompt is
 
 
 def test_stream_helper_events_in_order_without_warnings(
-    client: openai.OpenAI, fake_upstream: FakeUpstream
+    client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
-    fake_upstream.enqueue(
+    fake.enqueue(
         Reply(
             blocks=[
                 Block(type="thinking", text="Let me think", chunks=["Let me ", "think"]),
@@ -106,9 +111,9 @@ def test_stream_helper_events_in_order_without_warnings(
 
 @pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
 def test_parallel_function_calls_round_trip(
-    client: openai.OpenAI, fake_upstream: FakeUpstream, stream: bool
+    client: openai.OpenAI, fake: FakeUpstream, stream: bool
 ) -> None:
-    fake_upstream.enqueue(_two_browser_calls(), reply_text("Both pages are open."))
+    fake.enqueue(_two_browser_calls(), reply_text("Both pages are open."))
     if stream:
         with client.responses.stream(model=MODEL, input="open a and b", tools=[BROWSER_TOOL]) as s:
             first = s.get_final_response()
@@ -134,7 +139,7 @@ def test_parallel_function_calls_round_trip(
     ]
     final = client.responses.create(model=MODEL, input=follow_up, tools=[BROWSER_TOOL], store=False)
     assert final.output_text == "Both pages are open."
-    continuation = fake_upstream.model_requests()[-1].body
+    continuation = fake.model_requests()[-1].body
     results = [
         block
         for message in continuation["messages"]
@@ -145,16 +150,16 @@ def test_parallel_function_calls_round_trip(
 
 
 def test_previous_response_id_continues_a_stored_response_and_retrieve_returns_it(
-    client: openai.OpenAI, fake_upstream: FakeUpstream
+    client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
-    fake_upstream.enqueue(reply_text("The capital is Paris."), reply_text("About 2.1 million."))
+    fake.enqueue(reply_text("The capital is Paris."), reply_text("About 2.1 million."))
     first = client.responses.create(model=MODEL, input="Capital of France?", store=True)
     second = client.responses.create(
         model=MODEL, input="Its population?", previous_response_id=first.id, store=True
     )
     assert second.output_text == "About 2.1 million."
     assert second.previous_response_id == first.id
-    sent = json.dumps(fake_upstream.model_requests()[-1].body["messages"])
+    sent = json.dumps(fake.model_requests()[-1].body["messages"])
     assert "Capital of France?" in sent and "The capital is Paris." in sent
     retrieved = client.responses.retrieve(second.id)
     assert retrieved.id == second.id and retrieved.output_text == "About 2.1 million."
@@ -181,3 +186,35 @@ def test_unknown_previous_response_and_bad_items_are_openai_shaped_400s(
     with pytest.raises(openai.BadRequestError) as unknown:
         client.responses.create(model="no-such-model", input="x")
     assert unknown.value.body["code"] == "unknown_model"  # type: ignore[index]
+
+
+async def test_agent_run_calls_its_function_tool_through_our_engine(
+    server: RunningServer, fake: FakeUpstream
+) -> None:
+    asked: list[str] = []
+
+    @function_tool
+    def city_weather(city: str) -> str:
+        """The current weather in a city."""
+        asked.append(city)
+        return f"Sunny and 21 C in {city}"
+
+    fake.enqueue(
+        reply_tool_calls(("toolu_weather_1", "city_weather", {"city": "Paris"})),
+        reply_text("It is sunny and 21 C in Paris."),
+    )
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key=server.api_key, max_retries=0)
+    agent = Agent(
+        name="forecaster",
+        instructions="Answer weather questions with the tool.",
+        tools=[city_weather],
+        model=OpenAIResponsesModel(model=MODEL, openai_client=client),
+    )
+    result = await Runner.run(
+        agent, "What's the weather in Paris?", run_config=RunConfig(tracing_disabled=True)
+    )
+    assert asked == ["Paris"]
+    assert result.final_output == "It is sunny and 21 C in Paris."
+    continuation = fake.model_requests()[-1].body
+    assert "Sunny and 21 C in Paris" in json.dumps(continuation["messages"])
+    assert "Answer weather questions" in json.dumps(continuation["messages"])
