@@ -125,6 +125,7 @@ def test_failure_after_the_commit_is_response_failed() -> None:
     assert failed["error"]["code"] == "rate_limit_exceeded"
     assert failed["error"]["message"] == "rate_limited: slow down"
     assert failed["output"][0]["content"][0]["text"] == "partial"
+    assert failed["output"][0]["status"] == "incomplete"
 
 
 def test_buffered_translation_encodes_nothing_and_gives_the_same_response() -> None:

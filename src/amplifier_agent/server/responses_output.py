@@ -108,7 +108,7 @@ class ResponseTranslator:
     def closing(self, report: TurnReport | None, failure: Failure | None) -> list[bytes]:
         """The frames that end the stream (the response is `final` when it completed)."""
         usage = report.usage if report else None
-        frames = [self._close_open()]
+        frames = [self._close_open("incomplete" if failure else "completed")]
         if failure is not None:
             failed = {**self.snapshot("failed", usage), "error": _in_band_error(failure)}
             frames.append(self._event("response.failed", {"response": failed}))
@@ -169,7 +169,7 @@ class ResponseTranslator:
             "response.output_item.added", {"output_index": index, "item": self.output[index]}
         ) + self._event(part_event, {**where, **part})
 
-    def _close_open(self) -> bytes:
+    def _close_open(self, status: str = "completed") -> bytes:
         item, self._open = self._open, None
         if item is None:
             return b""
@@ -177,7 +177,7 @@ class ResponseTranslator:
         where = {"item_id": item.id, "output_index": item.index}
         if item.kind == "message":
             part = {"type": "output_text", "text": text, "annotations": []}
-            done = {**self.output[item.index], "status": "completed", "content": [part]}
+            done = {**self.output[item.index], "status": status, "content": [part]}
             events = [
                 ("response.output_text.done", {**where, "content_index": 0, "text": text}),
                 ("response.content_part.done", {**where, "content_index": 0, "part": part}),
@@ -185,7 +185,7 @@ class ResponseTranslator:
             events[0][1]["logprobs"] = []
         else:
             part = {"type": "summary_text", "text": text}
-            done = {**self.output[item.index], "status": "completed", "summary": [part]}
+            done = {**self.output[item.index], "status": status, "summary": [part]}
             events = [
                 (
                     "response.reasoning_summary_text.done",
