@@ -79,6 +79,8 @@ def events_of(text: str) -> list[dict[str, Any]]:
         ),
         (body(input=[{"type": "reasoning", "summary": "x"}]), "invalid_type", "input[0].summary"),
         (body(input=[{"type": "web_search_call"}]), "invalid_value", "input[0].type"),
+        (body(input=[{"role": "assistant", "content": "done"}]), "invalid_value", "input"),
+        (body(input=[{"role": "developer", "content": "only rules"}]), "invalid_value", "input"),
         (body(tools=[{"type": "function", "name": "bad name!"}]), "invalid_value", "tools[0].name"),
         (
             body(tools=[{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]),

@@ -46,7 +46,7 @@ async def handle_responses(
     store = ResponseStore.for_workspace(ctx.engine.workspace)
     previous = await _previous(ctx, store, request.previous_response_id)
     prior_items: list[JsonObject] = list(previous["items"]) if previous else []
-    conversation = to_conversation(_messages(request, prior_items))
+    conversation = to_conversation(_messages(request, prior_items), "input")
     resolution = resolve_model(ctx, request.model)
     response_id = new_id("resp")
     session_id = _session(request, previous, session_header, response_id)
