@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from amplifier_agent.core.events import ResultDelta, ThinkingStreamed
-from amplifier_agent.engine import CallOptions, ChatTurn
+from amplifier_agent.engine import CallOptions, ResolvedModel, TurnRequest
 from amplifier_agent.server.chat_request import ChatRequest, parse_chat_request
 from amplifier_agent.server.chunks import (
     DONE_FRAME,
@@ -32,11 +32,15 @@ from amplifier_agent.server.turn_runner import Failure, TurnRunner
 
 
 def chat_turn_for(
-    request: ChatRequest, conversation: Conversation, request_id: str, session_id: str | None
-) -> ChatTurn:
+    request: ChatRequest,
+    model: ResolvedModel,
+    conversation: Conversation,
+    request_id: str,
+    session_id: str | None,
+) -> TurnRequest:
     return conversation_turn(
         conversation,
-        model=request.model,
+        model=model,
         request_id=request_id,
         session_id=session_id,
         host_tools=request.tools,
@@ -64,9 +68,9 @@ async def handle_chat(
     (from `Accept`) answers with one JSON body when the request does not say `stream`."""
     request = parse_chat_request(body, stream_default=not prefers_json)
     conversation = to_conversation(request.messages)
-    resolution = resolve_model(ctx, request.model)
-    turn = chat_turn_for(request, conversation, request_id, session_id())
-    exchange.headers.append((b"x-amplifier-agent-provider", resolution.provider_id.encode()))
+    model = resolve_model(ctx, request.model)
+    turn = chat_turn_for(request, model, conversation, request_id, session_id())
+    exchange.headers.append((b"x-amplifier-agent-provider", model.provider_id.encode()))
     if request.ignored_params:
         names = ",".join(request.ignored_params).encode()
         exchange.headers.append((b"x-amplifier-agent-ignored-params", names))

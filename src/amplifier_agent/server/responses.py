@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from amplifier_agent.core.messages import ToolSpec
-from amplifier_agent.engine import CallOptions, ResponseStore
+from amplifier_agent.engine import CallOptions, ResponseStore, offload
 from amplifier_agent.server.chat_messages import ChatMessage
 from amplifier_agent.server.conversation import to_conversation
 from amplifier_agent.server.errors import HttpError
@@ -47,12 +47,12 @@ async def handle_responses(
     previous = await _previous(ctx, store, request.previous_response_id)
     prior_items: list[JsonObject] = list(previous["items"]) if previous else []
     conversation = to_conversation(_messages(request, prior_items), "input")
-    resolution = resolve_model(ctx, request.model)
+    model = resolve_model(ctx, request.model)
     response_id = new_id("resp")
     session_id = _session(request, previous, session_header, response_id)
     turn = conversation_turn(
         conversation,
-        model=request.model,
+        model=model,
         request_id=request_id,
         session_id=session_id,
         host_tools=request.tools,
@@ -63,7 +63,7 @@ async def handle_responses(
             tool_choice=request.tool_choice,
         ),
     )
-    _decided_headers(exchange, resolution.provider_id, request)
+    _decided_headers(exchange, model.provider_id, request)
     translator = ResponseTranslator(_head(ctx, request, response_id), streaming=request.stream)
     saver = _Saver(ctx, store, request, prior_items, session_id)
     async with running_turn(ctx, exchange, turn) as runner:
@@ -80,7 +80,7 @@ async def handle_responses(
 
 async def handle_retrieve(ctx: ChatContext, exchange: Exchange, response_id: str) -> None:
     store = ResponseStore.for_workspace(ctx.engine.workspace)
-    record = await ctx.engine.writer.write(store.load, response_id)
+    record = await offload(ctx.engine.writer, store.load, response_id)
     if record is None:
         raise _not_found(response_id, None)
     await exchange.json(orjson.dumps(record["response"]))
@@ -97,7 +97,7 @@ async def _previous(
 ) -> dict[str, Any] | None:
     if response_id is None:
         return None
-    record = await ctx.engine.writer.write(store.load, response_id)
+    record = await offload(ctx.engine.writer, store.load, response_id)
     if record is None:
         raise _not_found(response_id, "previous_response_id")
     return record
@@ -191,7 +191,7 @@ class _Saver:
             return
         items = [*self._prior, *self._request.items, *response["output"]]
         record = {"response": response, "items": items, "session_id": self._session_id}
-        await self._ctx.engine.writer.write(self._store.save, response["id"], record)
+        await offload(self._ctx.engine.writer, self._store.save, response["id"], record)
 
 
 class _StreamRenderer:

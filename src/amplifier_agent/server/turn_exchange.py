@@ -13,8 +13,13 @@ from typing import Any, Protocol
 
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.messages import ToolSpec
-from amplifier_agent.core.registry import Resolution
-from amplifier_agent.engine import CallOptions, ChatTurn, ServerEngine, TurnReport
+from amplifier_agent.engine import (
+    CallOptions,
+    EngineService,
+    ResolvedModel,
+    TurnReport,
+    TurnRequest,
+)
 from amplifier_agent.server import errors
 from amplifier_agent.server.conversation import Conversation
 from amplifier_agent.server.errors import HttpError
@@ -39,7 +44,7 @@ SSE_HEADERS = [
 class ChatContext:
     """Per-server settings and the set of turns in flight (for shutdown draining)."""
 
-    engine: ServerEngine
+    engine: EngineService
     model_id: str | None = None
     keepalive_s: float = KEEPALIVE_S
     in_flight: set[TurnRunner] = field(default_factory=set)
@@ -83,7 +88,7 @@ class StreamRenderer(Protocol):
         """The frames that end the stream, after the turn ended (in-band `failure` if any)."""
 
 
-def resolve_model(ctx: ChatContext, model: str) -> Resolution:
+def resolve_model(ctx: ChatContext, model: str) -> ResolvedModel:
     """Which provider serves `model`; refused while draining, 400 for an unknown model."""
     if ctx.draining:
         raise errors.shutting_down()
@@ -96,13 +101,13 @@ def resolve_model(ctx: ChatContext, model: str) -> Resolution:
 def conversation_turn(
     conversation: Conversation,
     *,
-    model: str,
+    model: ResolvedModel,
     request_id: str,
     session_id: str | None,
     host_tools: tuple[ToolSpec, ...],
     options: CallOptions,
-) -> ChatTurn:
-    return ChatTurn(
+) -> TurnRequest:
+    return TurnRequest(
         model=model,
         request_id=request_id,
         history=conversation.history,
@@ -120,7 +125,7 @@ def client_went_away(runner: TurnRunner) -> bool:
 
 @asynccontextmanager
 async def running_turn(
-    ctx: ChatContext, exchange: Exchange, turn: ChatTurn
+    ctx: ChatContext, exchange: Exchange, turn: TurnRequest
 ) -> AsyncIterator[TurnRunner]:
     """The turn running in its task; cancelled when the client disconnects or the route ends
     early, and then logged as 499."""
