@@ -24,6 +24,8 @@ CLIENT_HEADROOM = 3.0
 STALL_MS = 200.0
 #: The latency bound of "RPS at p99 <= 50 ms".
 RPS_P99_BOUND_MS = 50.0
+#: Rounds of the Responses-versus-chat CPU comparison, alternating the faces.
+ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -173,38 +175,42 @@ def responses_body(stream: bool, store: bool = False) -> dict[str, Any]:
 
 
 def responses(ctx: Context) -> Report:
-    """Server CPU per request of the Responses face beside the chat face, in the same run and
-    the same batches as `cpu`: non-streamed (`store: false`, as Codex sends; and `store: true`,
-    which writes the response to disk), and streams of 64 deltas."""
+    """Server CPU per request of the Responses face beside the chat face, in the same run: the
+    `cpu` batches, alternating between the faces for `ROUNDS` rounds (the median round counts),
+    non-streamed (`store: false`, as Codex sends), streams of 64 deltas, and once non-streamed
+    with `store: true` (which writes each response to disk)."""
     p = ctx.params
     faces = {
         "chat": ("/v1/chat/completions", chat_body),
         "responses": ("/v1/responses", responses_body),
     }
-    per: dict[str, Report] = {}
     script_fake(ctx.fake, text_reply())
-    for face, (path, body) in faces.items():
+    for path, body in faces.values():
         ctx.job(
             "batch", 120, target="server", clients=4, requests=20, stream=False,
             body=body(False), path=path,
         )  # fmt: skip
-        per[f"{face}_non_stream"] = ctx.job(
-            "batch", 600, target="server", clients=4, requests=p.cpu_requests,
-            stream=False, body=body(False), path=path,
-        )  # fmt: skip
-    per["responses_non_stream_store"] = ctx.job(
+    rounds: dict[str, list[float]] = {}
+    for stream, deltas in ((False, None), (True, 64)):
+        script_fake(ctx.fake, text_reply(deltas=deltas))
+        count = p.cpu_streams if stream else p.cpu_requests
+        for _ in range(ROUNDS):
+            for face, (path, body) in faces.items():
+                result = ctx.job(
+                    "batch", 600, target="server", clients=4, requests=count,
+                    stream=stream, body=body(stream), path=path,
+                )  # fmt: skip
+                name = f"{face}_{'stream_64_deltas' if stream else 'non_stream'}"
+                rounds.setdefault(name, []).append(result["cpu_s"] / result["requests"] * 1e3)
+    script_fake(ctx.fake, text_reply())
+    stored = ctx.job(
         "batch", 600, target="server", clients=4, requests=p.cpu_streams,
         stream=False, body=responses_body(False, store=True), path="/v1/responses",
     )  # fmt: skip
-    script_fake(ctx.fake, text_reply(deltas=64))
-    for face, (path, body) in faces.items():
-        per[f"{face}_stream_64_deltas"] = ctx.job(
-            "batch", 600, target="server", clients=4, requests=p.cpu_streams,
-            stream=True, body=body(True), path=path,
-        )  # fmt: skip
-    ms = {name: round(r["cpu_s"] / r["requests"] * 1e3, 3) for name, r in per.items()}
+    ms = {name: round(statistics.median(values), 3) for name, values in rounds.items()}
+    ms["responses_non_stream_store"] = round(stored["cpu_s"] / stored["requests"] * 1e3, 3)
     return {
-        **per,
+        "rounds_cpu_ms_per_request": {k: [round(v, 3) for v in vs] for k, vs in rounds.items()},
         "cpu_ms_per_request": ms,
         "figures": {
             "responses_cpu_ms_per_request": ms["responses_non_stream"],

@@ -43,7 +43,7 @@ async def handle_responses(
     """Serve one Responses request; the session header is read only once the body and the model
     were accepted, as on the chat face."""
     request = parse_responses_request(body)
-    store = ResponseStore.for_workspace(ctx.engine.workspace)
+    store = ctx.responses
     previous = await _previous(ctx, store, request.previous_response_id)
     prior_items: list[JsonObject] = list(previous["items"]) if previous else []
     conversation = to_conversation(_messages(request, prior_items), "input")
@@ -79,8 +79,7 @@ async def handle_responses(
 
 
 async def handle_retrieve(ctx: ChatContext, exchange: Exchange, response_id: str) -> None:
-    store = ResponseStore.for_workspace(ctx.engine.workspace)
-    record = await offload(ctx.engine.writer, store.load, response_id)
+    record = await offload(ctx.engine.writer, ctx.responses.load, response_id)
     if record is None:
         raise _not_found(response_id, None)
     await exchange.json(orjson.dumps(record["response"]))

@@ -17,6 +17,7 @@ from amplifier_agent.engine import (
     CallOptions,
     EngineService,
     ResolvedModel,
+    ResponseStore,
     TurnReport,
     TurnRequest,
 )
@@ -49,6 +50,14 @@ class ChatContext:
     keepalive_s: float = KEEPALIVE_S
     in_flight: set[TurnRunner] = field(default_factory=set)
     draining: bool = False
+    _responses: ResponseStore | None = field(default=None, init=False, repr=False)
+
+    @property
+    def responses(self) -> ResponseStore:
+        """Where `store: true` responses live (built on first use: few servers need it)."""
+        if self._responses is None:
+            self._responses = ResponseStore.for_workspace(self.engine.workspace)
+        return self._responses
 
 
 @dataclass
