@@ -241,3 +241,23 @@ def test_client_leaving_a_stream_cancels_the_turn_within_a_second(
         message="ledger",
     )
     assert line["status"] == "client_disconnected"
+
+
+def test_stateless_requests_are_reconciled_in_the_session_header_s_session(
+    server: RunningServer, http: httpx2.Client, fake: FakeUpstream
+) -> None:
+    fake.enqueue(reply_text("first answer"), reply_text("second answer"))
+    headers = {"x-client-session-id": "header-session-1"}
+    first = [{"role": "user", "content": "one"}]
+    reply = http.post("/v1/responses", json=body(input=first, store=False), headers=headers)
+    assert reply.status_code == 200, reply.text
+    follow_up = [*first, *reply.json()["output"], {"role": "user", "content": "two"}]
+    again = http.post("/v1/responses", json=body(input=follow_up, store=False), headers=headers)
+    assert again.json()["output"][0]["content"][0]["text"] == "second answer"
+    root = server.state_root  # type: ignore[attr-defined]
+    session = root / "state" / "workspaces" / WORKSPACE / "sessions" / "http-header-session-1"
+    lines = (session / "transcript.jsonl").read_text().splitlines()
+    transcript = [json.loads(line) for line in lines]
+    assert [m["role"] for m in transcript] == ["user", "assistant", "user", "assistant"]
+    # `store: false` keeps no response object: only the session's transcript.
+    assert http.get(f"/v1/responses/{again.json()['id']}").status_code == 404
