@@ -50,6 +50,9 @@ def _pool(url: str, max_size: int, min_size: int) -> ConnectionPool[Conn]:
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
         open=False,
         name="amplifier-store",
+        # A round trip per checkout; a connection the server dropped (restart, failover) is
+        # replaced instead of failing the turn that drew it.
+        check=ConnectionPool.check_connection,
     )
 
 

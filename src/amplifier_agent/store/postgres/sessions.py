@@ -147,7 +147,9 @@ class PgSession:
         """
         try:
             with self.pool.connection() as conn:
-                conn.execute(sql, (self.workspace, self.session_id, turn_id, Jsonb(record.to_json())))
+                conn.execute(
+                    sql, (self.workspace, self.session_id, turn_id, Jsonb(record.to_json()))
+                )
         except psycopg.Error as exc:
             raise storage_failure("write the audit record", exc) from exc
         return turn_id
@@ -162,8 +164,10 @@ class PgSession:
 
     def flush(self, conn: Conn) -> None:
         """Write the pending messages and metadata inside the caller's transaction."""
-        metadata = self._metadata or self._stored_metadata(conn) or new_metadata(
-            self.session_id, self.workspace, ""
+        metadata = (
+            self._metadata
+            or self._stored_metadata(conn)
+            or new_metadata(self.session_id, self.workspace, "")
         )
         conn.execute(UPSERT_METADATA, metadata_row(self.workspace, metadata, bool(self._ops)))
         for kind, batch, ts in self._ops:
@@ -210,9 +214,7 @@ class PgSession:
             )
 
     def _stored_entries(self, conn: Conn | None = None) -> list[tuple[str, Message]]:
-        sql = (
-            "SELECT ts, message FROM transcript WHERE workspace=%s AND session_id=%s ORDER BY seq"
-        )
+        sql = "SELECT ts, message FROM transcript WHERE workspace=%s AND session_id=%s ORDER BY seq"
         key = (self.workspace, self.session_id)
         try:
             if conn is not None:
