@@ -26,7 +26,7 @@ from amplifier_agent.cli.serve_state import (
     remove_state,
     write_state,
 )
-from amplifier_agent.engine import HostConfig, Problem, ServerEngine, load_providers
+from amplifier_agent.engine import HostConfig, Problem, ServerEngine, load_providers, startup_store
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 from amplifier_agent.server.connection import protocol_with
@@ -146,16 +146,22 @@ def run(options: ServeOptions, host_config: HostConfig) -> list[Problem]:
 async def start_and_serve(options: ServeOptions, host_config: HostConfig) -> list[Problem]:
     """Load every provider, bind, and serve until a signal ends it; the problems that prevented
     start-up otherwise."""
+    store, store_problems = await asyncio.to_thread(startup_store, options.store, host_config)
     loaded, problems = await load_providers(host_config)
-    if loaded is None:
-        return problems
+    if loaded is None or store is None:
+        if loaded is not None:
+            await loaded.pool.aclose()
+        if store is not None:
+            store.close()
+        return store_problems + problems
     try:
         sock = bind_socket(options)
     except OSError as exc:
         await loaded.pool.aclose()
+        store.close()
         code = "port_in_use" if exc.errno == errno.EADDRINUSE else "bind_failed"
         return [Problem(code, f"cannot bind {options.bind}:{options.port}: {exc.strerror}")]
-    engine = ServerEngine(host_config, loaded, options.workspace, Path.cwd())
+    engine = ServerEngine(host_config, loaded, options.workspace, Path.cwd(), store=store)
     await serve(options, engine, sock)
     return []
 

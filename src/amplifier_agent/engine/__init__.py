@@ -48,6 +48,12 @@ if TYPE_CHECKING:
         Problem,
         load_providers,
         providers_problems,
+        startup_store,
+    )
+    from amplifier_agent.engine.store_select import (
+        StoreChoice,
+        choose_store,
+        open_configured_store,
     )
     from amplifier_agent.engine.toolbox import skill_listing
     from amplifier_agent.engine.turn import TurnControl, TurnReport
@@ -70,6 +76,10 @@ _EXPORTS: dict[str, str] = {
     "ServerEngine": "amplifier_agent.engine.server_engine",
     "SessionBusy": "amplifier_agent.engine.server_engine",
     "SessionMode": "amplifier_agent.engine.cli_turn",
+    "StoreChoice": "amplifier_agent.engine.store_select",
+    "choose_store": "amplifier_agent.engine.store_select",
+    "open_configured_store": "amplifier_agent.engine.store_select",
+    "startup_store": "amplifier_agent.engine.server_setup",
     "TurnControl": "amplifier_agent.engine.turn",
     "TurnReport": "amplifier_agent.engine.turn",
     "build_provider": "amplifier_agent.engine.providers",
@@ -108,15 +118,18 @@ __all__ = [
     "ServerEngine",
     "SessionBusy",
     "SessionMode",
+    "StoreChoice",
     "TurnControl",
     "TurnReport",
     "build_provider",
     "cache_summary",
+    "choose_store",
     "dispatch_options",
     "list_provider_models",
     "load_host_config",
     "load_providers",
     "mcp_sdk_probe",
+    "open_configured_store",
     "parse_host_config",
     "providers_problems",
     "resolve_provider_settings",
@@ -125,6 +138,7 @@ __all__ = [
     "select_provider_module",
     "session_store_round_trip",
     "skill_listing",
+    "startup_store",
     "validate_session_id",
     "write_audit",
 ]

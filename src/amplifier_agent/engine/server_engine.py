@@ -14,20 +14,20 @@ from amplifier_agent.agent.approval import ApprovalMode, ApprovalPolicy
 from amplifier_agent.agent.routing import UsableProvider
 from amplifier_agent.agent.run import CallOptions
 from amplifier_agent.config.host_config import HostConfig
-from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolSpec, UserMessage
 from amplifier_agent.core.registry import RegistryEntry, Resolution
 from amplifier_agent.engine.server_setup import LoadedProviders
+from amplifier_agent.engine.store_select import default_store
 from amplifier_agent.engine.store_writer import StoreWriter
 from amplifier_agent.engine.turn import TurnControl, TurnReport, TurnSetup, execute_turn
 from amplifier_agent.engine.turn_statics import ServerStatics
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.ids import HTTP_SESSION_PREFIX
+from amplifier_agent.store.protocol import StoreBackend, StoredSession
 from amplifier_agent.store.reconcile import reconcile
 from amplifier_agent.store.repair import repair
-from amplifier_agent.store.sessions import Session, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class _Prepared:
     """A request's session (None without one), the history its turn starts from, whether the
     client's view diverged from the stored one, and the turn's id."""
 
-    session: Session | None
+    session: StoredSession | None
     history: list[Message]
     diverged: bool
     turn_id: str
@@ -67,6 +67,8 @@ class ServerEngine:
     loaded: LoadedProviders
     workspace: str
     cwd: Path
+    #: Sessions and the ledger; a shared store also holds each session's lock across instances.
+    store: StoreBackend = field(default_factory=default_store)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     #: What every request would otherwise derive again from the same config and files.
     statics: ServerStatics = field(init=False)
@@ -171,15 +173,16 @@ class ServerEngine:
             usable=self.usable(entry.id),
             statics=self.statics,
             writer=self.writer,
+            store=self.store,
         )
 
     def _prepare_session(self, turn: ChatTurn, session_id: str) -> _Prepared:
         """The client's view of the history wins, and what it adds is stored before the model is
         called. Runs on the writer thread: it reads and writes the session's files."""
-        store = SessionStore(layout().workspaces_dir, self.workspace)
+        sessions = self.store.sessions(self.workspace)
         stored_id = HTTP_SESSION_PREFIX + session_id
-        session = store.find(stored_id) or store.create(stored_id, str(self.cwd))
-        stored = session.load() if session.transcript_path.exists() else []
+        session = sessions.find(stored_id) or sessions.create(stored_id, str(self.cwd))
+        stored = session.load() if session.has_transcript() else []
         merged = reconcile(stored, turn.history)
         history, report = repair(merged.history)
         if merged.diverged or report.changed:
@@ -197,12 +200,29 @@ class ServerEngine:
         if lock.locked():
             raise SessionBusy(f"session '{session_id}' is busy with another request")
         try:
-            async with lock:
+            async with lock, self._shared_lock(session_id):
                 yield
         finally:
             if not lock.locked() and self._locks.get(session_id) is lock:
                 del self._locks[session_id]
 
+    @asynccontextmanager
+    async def _shared_lock(self, session_id: str) -> AsyncIterator[None]:
+        """The session's lock in a store other instances share, held until the turn's record
+        is committed. Taken and released on the writer thread, in order with the writes."""
+        if not self.store.shared:
+            yield
+            return
+        stored_id = HTTP_SESSION_PREFIX + session_id
+        lease = await self.writer.write(self.store.try_lock, self.workspace, stored_id)
+        if lease is None:
+            raise SessionBusy(f"session '{session_id}' is busy with another request")
+        try:
+            yield
+        finally:
+            await self.writer.write_last(lease.release)
+
     async def aclose(self) -> None:
         await self.loaded.pool.aclose()
         self.writer.close()
+        self.store.close()
