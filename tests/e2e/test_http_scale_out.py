@@ -5,23 +5,26 @@ requests for one session on different instances: one 200, the rest 409 `session_
 
 from __future__ import annotations
 
+import json
 import random
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
 from amplifier_agent.core.messages import AssistantMessage, UserMessage
-from amplifier_agent.store.postgres import PostgresBackend
+from amplifier_agent.store.postgres import LATEST, PostgresBackend, connect
 from testkit import FakeUpstream, reply_text
-from testkit.postgres import PostgresCluster
-from tests.e2e.server_harness import RunningServer, running_server, write_config
+from testkit.postgres import PASSWORD, PostgresCluster
+from tests.e2e.server_harness import RunningServer, engine_binary, running_server, write_config
 from tests.e2e.test_http_rejections import anthropic_entry, scrubbed_env
 
 MODEL = "claude-sonnet-4-5-20250929"
@@ -186,3 +189,47 @@ def test_the_store_url_password_never_reaches_the_logs(fleet: Fleet) -> None:
     password = fleet.store_url.split(":")[2].split("@")[0]
     for server in fleet.servers:
         assert password not in server.stderr_text()
+
+
+def test_instances_started_together_migrated_once(fleet: Fleet) -> None:
+    with connect(fleet.store_url) as conn:
+        rows = conn.execute("SELECT version FROM amplifier_schema_versions").fetchall()
+    assert sorted(row[0] for row in rows) == list(range(1, LATEST + 1))
+
+
+def startup_failure(tmp_path: Path, upstream: FakeUpstream, store_url: str) -> dict[str, Any]:
+    """Start a server that must refuse to start; its exit code and structured error."""
+    config = write_config(
+        tmp_path / "host_config.json", {"providers": {"anthropic": anthropic_entry(upstream.url)}}
+    )
+    env = scrubbed_env(tmp_path, {"ANTHROPIC_API_KEY": "sk-ant-test"})
+    argv = [engine_binary(), "serve", "chat-completions", "--port", "0", "--config", str(config)]
+    done = subprocess.run(
+        [*argv, "--store", store_url], env=env, cwd=tmp_path, capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    password = store_url.split(":")[2].split("@")[0]
+    assert password not in done.stderr and password not in done.stdout
+    summary: dict[str, Any] = json.loads(done.stderr.strip().splitlines()[-1])
+    assert summary["error"]["code"] == "startup_failed"
+    return summary
+
+
+def test_a_database_at_a_newer_schema_is_refused_at_startup(
+    tmp_path: Path, upstream: FakeUpstream, pg_url: str
+) -> None:
+    PostgresBackend.open(pg_url).close()
+    with connect(pg_url) as conn:
+        conn.execute("INSERT INTO amplifier_schema_versions (version) VALUES (%s)", (LATEST + 1,))
+    problems = startup_failure(tmp_path, upstream, pg_url)["error"]["problems"]
+    assert [p["code"] for p in problems] == ["store_schema_newer"]
+
+
+def test_an_unreachable_store_is_a_startup_problem_with_the_password_masked(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    url = f"postgresql://amplifier:{PASSWORD}@127.0.0.1:1/agent"
+    problems = startup_failure(tmp_path, upstream, url)["error"]["problems"]
+    assert [p["code"] for p in problems] == ["store_unavailable"]
+    assert "amplifier:***@127.0.0.1:1/agent" in problems[0]["message"]
