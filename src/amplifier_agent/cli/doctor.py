@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import click
 
@@ -225,6 +225,17 @@ def session_store_check() -> Check:
     return Check("ok" if probe.ok else "fail", f"session store: {probe.detail}")
 
 
+def shared_store_check(loaded: HostConfig, env: Mapping[str, str]) -> Check:
+    from amplifier_agent.engine import choose_store, shared_store_probe
+
+    choice = choose_store(None, loaded, env)
+    if choice.url is None:
+        return Check("info", "store: files under the state root (default)")
+    shown = f"store: {choice.to_json()['url']} ({choice.source})"
+    status, probe = shared_store_probe(choice.url)
+    return Check(cast(Status, status), f"{shown}: {probe.detail}")
+
+
 def serve_check() -> Check:
     try:
         state = read_state()
@@ -277,6 +288,7 @@ def run_checks(
         partial(routing_check, loaded, active),
         mcp_check,
         session_store_check,
+        partial(shared_store_check, loaded, env),
         serve_check,
         partial(models_check, active, quick),
     )

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from contextlib import nullcontext, redirect_stdout
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -57,6 +58,12 @@ if TYPE_CHECKING:
 )
 @click.option("--protocol-version", help="Fail unless the engine speaks this wire protocol.")
 @click.option("--workspace", help="Workspace slug for session state.")
+@click.option(
+    "--store",
+    metavar="URL",
+    help="postgresql:// URL of a shared session store "
+    "[env AMPLIFIER_AGENT_STORE_URL; host_config store.url; files].",
+)
 def run(prompt: str | None, **options: Any) -> None:
     """Run one agent turn on PROMPT and print the reply (or a JSON envelope)."""
     correlation_id = str(uuid.uuid4())
@@ -187,17 +194,28 @@ def _run_turn(turn: engine.CliTurn, options: dict[str, Any], flags: Flags) -> in
     started = time.monotonic()
     received: list[int] = []
     started_at = now_iso()
-    with redirect_stdout(sys.stderr) if options["output"] == "json" else nullcontext():
-        try:
-            report = asyncio.run(_turn_with_signals(engine.run_cli_turn(turn, printer), received))
-        except asyncio.CancelledError:
-            return _interrupted(received)
-        except Exception as exc:  # the face's outermost edge: even a bug gets an error envelope
-            report = failure_report(turn, exc, started_at)
-    exit_code = 0 if report.error is None else exit_code_for(report.error.code)
-    _emit_result(report, options["output"], int((time.monotonic() - started) * 1000))
-    engine.write_audit(turn, report, exit_code)
-    return exit_code
+    try:
+        turn = replace(turn, store=engine.open_configured_store(options["store"], turn.host_config))
+    except AmplifierError as error:
+        report = failure_report(turn, error, started_at)
+        _emit_result(report, options["output"], int((time.monotonic() - started) * 1000))
+        return exit_code_for(error.code)
+    try:
+        with redirect_stdout(sys.stderr) if options["output"] == "json" else nullcontext():
+            try:
+                coro = engine.run_cli_turn(turn, printer)
+                report = asyncio.run(_turn_with_signals(coro, received))
+            except asyncio.CancelledError:
+                return _interrupted(received)
+            except Exception as exc:  # the face's outermost edge: even a bug gets an envelope
+                report = failure_report(turn, exc, started_at)
+        exit_code = 0 if report.error is None else exit_code_for(report.error.code)
+        _emit_result(report, options["output"], int((time.monotonic() - started) * 1000))
+        engine.write_audit(turn, report, exit_code)
+        return exit_code
+    finally:
+        if turn.store is not None:
+            turn.store.close()
 
 
 async def _turn_with_signals(coro: Any, received: list[int]) -> Any:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         mcp_sdk_probe,
         routing_matrix_probe,
         session_store_round_trip,
+        shared_store_probe,
     )
     from amplifier_agent.engine.dispatch_turn import (
         DispatchOptions,
@@ -96,6 +97,7 @@ _EXPORTS: dict[str, str] = {
     "run_cli_turn": "amplifier_agent.engine.cli_turn",
     "select_provider_module": "amplifier_agent.engine.cli_turn",
     "session_store_round_trip": "amplifier_agent.engine.diagnostics",
+    "shared_store_probe": "amplifier_agent.engine.diagnostics",
     "skill_listing": "amplifier_agent.engine.toolbox",
     "validate_session_id": "amplifier_agent.engine.cli_turn",
     "write_audit": "amplifier_agent.engine.cli_turn",
@@ -137,6 +139,7 @@ __all__ = [
     "run_cli_turn",
     "select_provider_module",
     "session_store_round_trip",
+    "shared_store_probe",
     "skill_listing",
     "startup_store",
     "validate_session_id",

@@ -14,19 +14,19 @@ from amplifier_agent import PROTOCOL_VERSION
 from amplifier_agent.agent.approval import ApprovalMode, ApprovalPolicy, Asker
 from amplifier_agent.config.credentials import CredentialResolver
 from amplifier_agent.config.host_config import HostConfig
-from amplifier_agent.config.paths import layout
 from amplifier_agent.config.provider_select import select_run_provider
 from amplifier_agent.core.errors import AmplifierError, SessionError
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, UserMessage
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine.providers import resolve_provider_settings
+from amplifier_agent.engine.store_select import default_store
 from amplifier_agent.engine.turn import TurnReport, TurnSetup, execute_turn, internal_error
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.audit import AuditRecord
 from amplifier_agent.store.ids import validate_session_id
-from amplifier_agent.store.ledger import LedgerRecord, append_ledger
-from amplifier_agent.store.sessions import Session, SessionStore
+from amplifier_agent.store.ledger import LedgerRecord
+from amplifier_agent.store.protocol import SessionLease, StoreBackend, StoredSession
 
 SessionMode = Literal["auto", "resume", "fresh"]
 #: Receives each display event with the session id ("" without one) and the turn id.
@@ -46,6 +46,11 @@ class CliTurn:
     provider_module: str
     correlation_id: str
     argv: Sequence[str]
+    #: Where the session lives (the face opens it); without one, the files.
+    store: StoreBackend | None = None
+
+    def backend(self) -> StoreBackend:
+        return self.store or default_store()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +72,11 @@ def select_provider_module(config: HostConfig) -> str:
     return select_run_provider(config.provider, CredentialResolver()).module
 
 
-def _session_for(turn: CliTurn) -> tuple[Session | None, list[Message]]:
+def _session_for(turn: CliTurn) -> tuple[StoredSession | None, list[Message]]:
     """§7.2 step 7: fresh deletes, resume requires, neither resumes-or-creates."""
     if turn.session_id is None:
         return None, []
-    store = SessionStore(layout().workspaces_dir, turn.workspace)
+    store = turn.backend().sessions(turn.workspace)
     if turn.session_mode == "fresh":
         store.delete(turn.session_id)
     found = store.find(turn.session_id)
@@ -87,7 +92,33 @@ def _session_for(turn: CliTurn) -> tuple[Session | None, list[Message]]:
 
 async def run_cli_turn(turn: CliTurn, sink: EventSink) -> CliReport:
     started_at = now_iso()
-    session: Session | None = None
+    try:
+        lease = _lock_session(turn)
+    except AmplifierError as error:
+        return _early_failure(turn, None, "turn-1", error, started_at)
+    try:
+        return await _locked_cli_turn(turn, sink, started_at)
+    finally:
+        lease.release()
+
+
+def _lock_session(turn: CliTurn) -> SessionLease:
+    """The session's lock in a store other processes share (a served turn of the same session
+    would otherwise run alongside); `session_busy` while another turn holds it."""
+    store = turn.backend()
+    lease = store.try_lock(turn.workspace, turn.session_id) if turn.session_id else None
+    if lease is None and turn.session_id:
+        raise SessionError(f"session '{turn.session_id}' is busy", code="session_busy")
+    return lease or _NoLease()
+
+
+class _NoLease:
+    def release(self) -> None:
+        return None
+
+
+async def _locked_cli_turn(turn: CliTurn, sink: EventSink, started_at: str) -> CliReport:
+    session: StoredSession | None = None
     turn_id = "turn-1"
     try:
         config = turn.host_config.provider.config
@@ -111,6 +142,7 @@ async def run_cli_turn(turn: CliTurn, sink: EventSink) -> CliReport:
             new_messages=(UserMessage(turn.prompt),),
             history=tuple(history),
             session=session,
+            store=turn.store,
         ),
         lambda event: sink(event, session_id, turn_id),
     )
@@ -125,16 +157,21 @@ def _policy(turn: CliTurn) -> ApprovalPolicy:
 
 
 def failure_report(turn: CliTurn, exc: BaseException, started_at: str) -> CliReport:
-    """The report of a turn that died of an unexpected exception outside the turn runner."""
-    return _early_failure(turn, None, "", internal_error(exc), started_at)
+    """The report of a turn that died of an unexpected exception outside the turn runner, or
+    could not reach its store."""
+    error = exc if isinstance(exc, AmplifierError) else internal_error(exc)
+    return _early_failure(turn, None, "", error, started_at)
 
 
 def _early_failure(
-    turn: CliTurn, session: Session | None, turn_id: str, error: AmplifierError, started_at: str
+    turn: CliTurn,
+    session: StoredSession | None,
+    turn_id: str,
+    error: AmplifierError,
+    started_at: str,
 ) -> CliReport:
     """A turn that failed before it could start is still a turn: it gets its ledger line."""
-    append_ledger(
-        layout().usage_ledger,
+    turn.backend().append_ledger(
         LedgerRecord.from_usage(
             Usage(),
             face="cli",
@@ -178,7 +215,10 @@ def write_audit(turn: CliTurn, report: CliReport, exit_code: int) -> None:
     """`audits/<turnId>.json`, only with a session id (success and in-turn failure)."""
     if not report.session_id:
         return
-    session = SessionStore(layout().workspaces_dir, turn.workspace).find(report.session_id)
+    try:
+        session = turn.backend().sessions(turn.workspace).find(report.session_id)
+    except AmplifierError:
+        return
     if session is None:
         return
     record = AuditRecord.build(

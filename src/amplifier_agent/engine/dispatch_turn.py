@@ -31,6 +31,7 @@ from amplifier_agent.engine.cli_turn import select_provider_module
 from amplifier_agent.engine.model_cache import cache_info
 from amplifier_agent.engine.providers import PoolEntry, ProviderPool, resolve_provider_settings
 from amplifier_agent.engine.server_engine import SessionBusy
+from amplifier_agent.engine.store_select import open_configured_store
 from amplifier_agent.engine.turn import (
     TurnControl,
     TurnReport,
@@ -41,7 +42,7 @@ from amplifier_agent.engine.turn import (
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.ids import validate_session_id
 from amplifier_agent.store.ledger import LedgerStatus
-from amplifier_agent.store.sessions import Session, SessionStore
+from amplifier_agent.store.protocol import Sessions, StoreBackend, StoredSession
 
 MINTED_PREFIX = "sess-"
 
@@ -133,7 +134,7 @@ def cache_summary() -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class _Live:
-    session: Session
+    session: StoredSession
     cwd: Path
 
 
@@ -164,6 +165,8 @@ class DispatchSessions:
     def __init__(self, host_config: HostConfig, options: DispatchOptions) -> None:
         self.host_config = host_config
         self.options = options
+        #: Chosen by environment or host_config when the engine starts; kept across turns.
+        self.store: StoreBackend = open_configured_store(None, host_config)
         self._live: dict[str, _Live] = {}
         self._ended: set[str] = set()
         #: The turn each session runs now, by session id (one at a time).
@@ -179,8 +182,8 @@ class DispatchSessions:
         """A repeated `initialize`: later turns use the new settings; sessions stay."""
         self.host_config, self.options = host_config, options
 
-    def _store(self) -> SessionStore:
-        return SessionStore(layout().workspaces_dir, self.options.workspace)
+    def _store(self) -> Sessions:
+        return self.store.sessions(self.options.workspace)
 
     def open(self, session_id: str | None, *, resume: bool) -> OpenedSession:
         """`initialize`'s session: resumed when a transcript exists anywhere (required with
@@ -206,7 +209,7 @@ class DispatchSessions:
             session_id = mint_session_id()
         validate_session_id(session_id)
         known = session_id in self._live or session_id in self._ended
-        if known or store.session_dir(session_id).exists() or store.find(session_id):
+        if known or store.occupied(session_id) or store.find(session_id):
             raise SessionError(f"session {session_id!r} already exists", code="invalid_session")
         self._live[session_id] = _Live(store.create(session_id, str(directory)), directory)
         return session_id
@@ -244,9 +247,14 @@ class DispatchSessions:
             raise SessionBusy(f"session '{turn.session_id}' is busy with another turn")
         live = self._live[turn.session_id]
         content = prompt_with_attachments(turn.prompt, turn.attachments)
+        # Another process sharing the store may run this session right now.
+        lease = self.store.try_lock(live.session.workspace, turn.session_id)
+        if lease is None:
+            raise SessionBusy(f"session '{turn.session_id}' is busy in another process")
         control, started = TurnControl(), asyncio.Event()
         task = asyncio.ensure_future(self._turn(live, turn, content, control, started, emit))
         self._running[turn.session_id] = _Running(turn.turn_id, task, control, started)
+        task.add_done_callback(lambda _: lease.release())
         try:
             return await task
         except asyncio.CancelledError:
@@ -302,6 +310,7 @@ class DispatchSessions:
             mcp_fallback_path=self.options.mcp_config_path,
             control=control,
             pool=self._pool_for(config, active),
+            store=self.store,
         )
         return await execute_turn(setup, emit)
 
@@ -337,6 +346,7 @@ class DispatchSessions:
         self._pool, self._retired = None, []
         for pool in pools:
             await pool.aclose()
+        self.store.close()
 
 
 def _stopped(status: LedgerStatus) -> AmplifierError:
