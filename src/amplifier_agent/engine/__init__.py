@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         choose_store,
         open_configured_store,
     )
+    from amplifier_agent.engine.store_transfer import Transferred, export_store, import_store
     from amplifier_agent.engine.toolbox import skill_listing
     from amplifier_agent.engine.turn import TurnControl, TurnReport
 
@@ -81,7 +82,10 @@ _EXPORTS: dict[str, str] = {
     "choose_store": "amplifier_agent.engine.store_select",
     "open_configured_store": "amplifier_agent.engine.store_select",
     "startup_store": "amplifier_agent.engine.server_setup",
+    "Transferred": "amplifier_agent.engine.store_transfer",
     "TurnControl": "amplifier_agent.engine.turn",
+    "export_store": "amplifier_agent.engine.store_transfer",
+    "import_store": "amplifier_agent.engine.store_transfer",
     "TurnReport": "amplifier_agent.engine.turn",
     "build_provider": "amplifier_agent.engine.providers",
     "cache_summary": "amplifier_agent.engine.dispatch_turn",
@@ -121,12 +125,15 @@ __all__ = [
     "SessionBusy",
     "SessionMode",
     "StoreChoice",
+    "Transferred",
     "TurnControl",
     "TurnReport",
     "build_provider",
     "cache_summary",
     "choose_store",
     "dispatch_options",
+    "export_store",
+    "import_store",
     "list_provider_models",
     "load_host_config",
     "load_providers",

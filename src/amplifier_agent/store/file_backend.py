@@ -3,11 +3,14 @@ process writes a session at a time (the server holds `serve.lock`), so its lock 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+from amplifier_agent.store.file_transfer import dump_files, restore_files
 from amplifier_agent.store.ledger import LedgerRecord, append_ledger, read_ledger
 from amplifier_agent.store.protocol import SessionLease, StoredSession
 from amplifier_agent.store.sessions import SessionStore
+from amplifier_agent.store.transfer import SessionDump
 
 
 class _NoLease:
@@ -40,6 +43,12 @@ class FileBackend:
 
     def read_ledger(self) -> list[LedgerRecord]:
         return read_ledger(self.ledger_path)
+
+    def dump_sessions(self) -> Iterator[SessionDump]:
+        return dump_files(self.workspaces_root)
+
+    def restore_session(self, dump: SessionDump) -> None:
+        restore_files(self.workspaces_root, dump)
 
     def try_lock(self, workspace: str, session_id: str) -> SessionLease | None:
         return _NO_LEASE

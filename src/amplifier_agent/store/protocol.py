@@ -9,6 +9,7 @@ commits those writes and the ledger line together. Reads see the session's own p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 from amplifier_agent.core.messages import Message
@@ -17,6 +18,7 @@ from amplifier_agent.store.audit import AuditRecord
 from amplifier_agent.store.ledger import LedgerRecord
 from amplifier_agent.store.metadata import LastTurn, SessionMetadata
 from amplifier_agent.store.repair import RepairReport
+from amplifier_agent.store.transfer import SessionDump
 
 
 class StoredSession(Protocol):
@@ -103,6 +105,14 @@ class StoreBackend(Protocol):
     def append_ledger(self, record: LedgerRecord) -> bool: ...
 
     def read_ledger(self) -> list[LedgerRecord]: ...
+
+    def dump_sessions(self) -> Iterator[SessionDump]:
+        """Every session of every workspace, for `store export`."""
+        ...
+
+    def restore_session(self, dump: SessionDump) -> None:
+        """Write one exported session, replacing what this store held under its id."""
+        ...
 
     def try_lock(self, workspace: str, session_id: str) -> SessionLease | None:
         """The session's lock when no one holds it, else None (busy)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -15,9 +16,11 @@ from amplifier_agent.core.errors import StorageError
 from amplifier_agent.store.ledger import LedgerRecord, record_from_json
 from amplifier_agent.store.postgres.migrations import migrate
 from amplifier_agent.store.postgres.sessions import Conn, PgSession, storage_failure
+from amplifier_agent.store.postgres.transfer import dump_database, restore_database
 from amplifier_agent.store.postgres.url import mask_url, scrub
 from amplifier_agent.store.postgres.workspace import PgSessions
 from amplifier_agent.store.protocol import SessionLease, StoredSession
+from amplifier_agent.store.transfer import SessionDump
 
 _LOG = logging.getLogger(__name__)
 
@@ -139,6 +142,12 @@ class PostgresBackend:
         except psycopg.Error as exc:
             raise storage_failure("read the turn ledger", exc) from exc
         return [record_from_json(row[0]) for row in rows]
+
+    def dump_sessions(self) -> Iterator[SessionDump]:
+        return dump_database(self.pool)
+
+    def restore_session(self, dump: SessionDump) -> None:
+        restore_database(self.pool, dump)
 
     def try_lock(self, workspace: str, session_id: str) -> SessionLease | None:
         # Keyed by id alone: a lookup may find the session in another workspace.

@@ -24,12 +24,12 @@ from amplifier_agent.store.transcript import message_from_dict, message_to_dict
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-_METADATA_COLUMNS = (
+METADATA_COLUMNS = (
     "cwd, created_at, updated_at, last_turn, turns, tokens_in_total, tokens_out_total, "
     "cost_usd_total"
 )
 UPSERT_METADATA = f"""
-INSERT INTO sessions (workspace, session_id, {_METADATA_COLUMNS}, has_transcript)
+INSERT INTO sessions (workspace, session_id, {METADATA_COLUMNS}, has_transcript)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (workspace, session_id) DO UPDATE SET
     cwd = excluded.cwd, created_at = excluded.created_at, updated_at = excluded.updated_at,
@@ -61,7 +61,7 @@ def metadata_row(workspace: str, metadata: SessionMetadata, touched: bool) -> tu
     )
 
 
-def _metadata_from_row(session_id: str, workspace: str, row: tuple[Any, ...]) -> SessionMetadata:
+def metadata_from_row(session_id: str, workspace: str, row: tuple[Any, ...]) -> SessionMetadata:
     cwd, created, updated, last_turn, turns, tokens_in, tokens_out, cost = row
     return SessionMetadata(
         session_id=session_id,
@@ -116,9 +116,9 @@ class PgSession:
         if self._metadata is not None:
             return self._metadata
         row = self._one(
-            f"SELECT {_METADATA_COLUMNS} FROM sessions WHERE workspace=%s AND session_id=%s"
+            f"SELECT {METADATA_COLUMNS} FROM sessions WHERE workspace=%s AND session_id=%s"
         )
-        return None if row is None else _metadata_from_row(self.session_id, self.workspace, row)
+        return None if row is None else metadata_from_row(self.session_id, self.workspace, row)
 
     def turns(self) -> int:
         metadata = self.read_metadata()
@@ -208,7 +208,7 @@ class PgSession:
                 "INSERT INTO transcript (workspace, session_id, seq, ts, message) "
                 "VALUES (%s, %s, %s, %s, %s)",
                 [
-                    (self.workspace, self.session_id, seq, ts, Jsonb(_body(message)))
+                    (self.workspace, self.session_id, seq, ts, Jsonb(message_body(message)))
                     for seq, ts, message in rows
                 ],
             )
@@ -234,10 +234,10 @@ class PgSession:
 
     def _stored_metadata(self, conn: Conn) -> SessionMetadata | None:
         row = conn.execute(
-            f"SELECT {_METADATA_COLUMNS} FROM sessions WHERE workspace=%s AND session_id=%s",
+            f"SELECT {METADATA_COLUMNS} FROM sessions WHERE workspace=%s AND session_id=%s",
             (self.workspace, self.session_id),
         ).fetchone()
-        return None if row is None else _metadata_from_row(self.session_id, self.workspace, row)
+        return None if row is None else metadata_from_row(self.session_id, self.workspace, row)
 
     def _current(self, cwd: str | None) -> SessionMetadata:
         return self.read_metadata() or new_metadata(self.session_id, self.workspace, cwd or "")
@@ -250,7 +250,7 @@ class PgSession:
             raise storage_failure(f"read session {self.session_id!r}", exc) from exc
 
 
-def _body(message: Message) -> dict[str, Any]:
+def message_body(message: Message) -> dict[str, Any]:
     body = message_to_dict(message, "")
     del body["ts"]
     return body
