@@ -85,13 +85,22 @@ class PgSession:
     session_id: str
     workspace: str
     _ops: list[tuple[str, list[Message], str]] = dataclasses.field(default_factory=list)
+    #: The metadata the turn will commit (None: unchanged).
     _metadata: SessionMetadata | None = None
+    #: What the database held when first read (or last flushed): the session is read and
+    #: written by one turn at a time (its lock), so a turn need not read it twice.
+    _stored: SessionMetadata | None = None
+    _stored_known: bool = False
+    _has_transcript: bool | None = None
 
     def has_transcript(self) -> bool:
         if self._ops:
             return True
-        row = self._one("SELECT has_transcript FROM sessions WHERE workspace=%s AND session_id=%s")
-        return bool(row and row[0])
+        if self._has_transcript is None:
+            sql = "SELECT has_transcript FROM sessions WHERE workspace=%s AND session_id=%s"
+            row = self._one(sql)
+            self._has_transcript = bool(row and row[0])
+        return self._has_transcript
 
     def load(self) -> list[Message]:
         messages = [entry[1] for entry in self._stored_entries()]
@@ -115,10 +124,19 @@ class PgSession:
     def read_metadata(self) -> SessionMetadata | None:
         if self._metadata is not None:
             return self._metadata
-        row = self._one(
-            f"SELECT {METADATA_COLUMNS} FROM sessions WHERE workspace=%s AND session_id=%s"
+        if not self._stored_known:
+            row = self._one(
+                f"SELECT {METADATA_COLUMNS} FROM sessions WHERE workspace=%s AND session_id=%s"
+            )
+            self.remember(row)
+        return self._stored
+
+    def remember(self, row: tuple[Any, ...] | None) -> None:
+        """Take `row` (the metadata columns, or None: no row) as what the database holds."""
+        self._stored_known = True
+        self._stored = (
+            None if row is None else metadata_from_row(self.session_id, self.workspace, row)
         )
-        return None if row is None else metadata_from_row(self.session_id, self.workspace, row)
 
     def turns(self) -> int:
         metadata = self.read_metadata()

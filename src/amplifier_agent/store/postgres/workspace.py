@@ -3,6 +3,8 @@ lookups search the current workspace first, then the others in name order, like 
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -10,6 +12,7 @@ from amplifier_agent.core.errors import SessionError
 from amplifier_agent.store import ids
 from amplifier_agent.store.metadata import new_metadata
 from amplifier_agent.store.postgres.sessions import (
+    METADATA_COLUMNS,
     UPSERT_METADATA,
     Conn,
     PgSession,
@@ -17,8 +20,8 @@ from amplifier_agent.store.postgres.sessions import (
     storage_failure,
 )
 
-_FIND = """
-SELECT workspace FROM sessions WHERE session_id = %s AND has_transcript
+_FIND = f"""
+SELECT workspace, {METADATA_COLUMNS} FROM sessions WHERE session_id = %s AND has_transcript
 ORDER BY workspace <> %s, workspace COLLATE "C" LIMIT 1
 """
 
@@ -33,7 +36,11 @@ class PgSessions:
     def find(self, session_id: str) -> PgSession | None:
         ids.validate_session_id(session_id)
         row = self._query(_FIND, (session_id, self.workspace), "find session")
-        return None if row is None else PgSession(self.pool, session_id, row[0])
+        if row is None:
+            return None
+        found = PgSession(self.pool, session_id, row[0], _has_transcript=True)
+        found.remember(row[1:])  # one query tells where the session is and what it holds
+        return found
 
     def create(self, session_id: str, cwd: str) -> PgSession:
         """The session row in the current workspace; an existing row is kept (never truncate)."""
@@ -71,7 +78,7 @@ class PgSessions:
         sql = "SELECT 1 FROM sessions WHERE workspace=%s AND session_id=%s"
         return self._query(sql, (self.workspace, session_id), "find session") is not None
 
-    def _query(self, sql: str, params: tuple[str, ...], action: str) -> tuple[str, ...] | None:
+    def _query(self, sql: str, params: tuple[str, ...], action: str) -> tuple[Any, ...] | None:
         try:
             with self.pool.connection() as conn:
                 row = conn.execute(sql, params).fetchone()
