@@ -1,5 +1,6 @@
-"""`run` and `serve stdio`-era faces on a PostgreSQL store: a CLI turn continues a served
-session, a session busy in another process is refused, and `doctor` reports the database."""
+"""`run`, `serve stdio` and `doctor` on a PostgreSQL store: a CLI turn continues a served
+session, a session busy in another process is refused, a stdio turn (cancelled ones too) is
+stored in the database, and `doctor` reports it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from amplifier_agent.core.messages import AssistantMessage, UserMessage
 from amplifier_agent.store.postgres import PostgresBackend
 from testkit import reply_text
 from testkit.postgres import PASSWORD
-from tests.e2e.conftest import ROOT_MODEL, AgentCli
+from tests.e2e.conftest import ROOT_MODEL, AgentCli, wait_for
 from tests.e2e.server_harness import running_server, write_config
+from tests.e2e.stdio_harness import StdioHost
 from tests.e2e.test_http_rejections import anthropic_entry, scrubbed_env
+from tests.e2e.test_serve_stdio import error_code, stalled
 
 WORKSPACE = "team"
 
@@ -93,3 +96,47 @@ def test_doctor_reports_the_database_store(agent: AgentCli, pg_url: str) -> None
     line = next(x for x in dead.stdout.splitlines() if "store: postgresql://" in x)
     assert line.startswith("[FAIL]") and PASSWORD not in dead.stdout
     assert dead.returncode == 1
+
+
+def test_serve_stdio_keeps_turns_and_a_cancelled_one_in_the_database(
+    agent: AgentCli, pg_url: str
+) -> None:
+    agent.fake.enqueue(reply_text("first"), stalled())
+    host = StdioHost(
+        agent, "--workspace", WORKSPACE, env=agent.env(AMPLIFIER_AGENT_STORE_URL=pg_url)
+    )
+    try:
+        host.initialize("s-db")
+        assert host.response(host.submit("s-db", "t1", "one"))["result"]["reply"] == "first"
+        slow = host.submit("s-db", "t2", "two")
+        wait_for(
+            lambda: any(
+                n["method"] == "result/delta" and n["params"]["turnId"] == "t2"
+                for n in host.notifications("s-db")
+            ),
+            timeout=20,
+            message="the second turn's first delta",
+        )
+        host.send("turn/cancel", {"sessionId": "s-db", "turnId": "t2"})
+        assert error_code(host.response(slow)) == "cancelled"
+        host.close_stdin()
+        assert host.finish() == 0
+    finally:
+        host.kill()
+    assert agent.session_dirs("s-db") == [] and agent.ledger() == []
+    store = PostgresBackend.open(pg_url)
+    try:
+        session = store.sessions(WORKSPACE).find("s-db")
+        assert session is not None
+        # The cancelled turn committed its prompt with its metadata and ledger line.
+        assert session.load() == [
+            UserMessage("one"),
+            AssistantMessage("first"),
+            UserMessage("two"),
+            AssistantMessage("partial answer ", interrupted=True),
+        ]
+        metadata = session.read_metadata()
+        assert metadata is not None and (metadata.last_turn, metadata.turns) == ("cancelled", 2)
+        assert [line.status for line in store.read_ledger()] == ["completed", "cancelled"]
+    finally:
+        store.close()

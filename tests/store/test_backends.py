@@ -132,3 +132,19 @@ def test_audits_and_ledger_without_a_session(backend: StoreBackend) -> None:
     session.write_audit("turn-1", record)
     backend.end_turn(None, ledger_line("", 1))
     assert [line.session_id for line in backend.read_ledger()] == [""]
+
+
+def test_one_session_object_across_turns_keeps_counting(backend: StoreBackend) -> None:
+    """A long-lived face (`serve stdio`) keeps one session object for many turns."""
+    session = backend.sessions("ws").create("s1", "/p")
+    assert session.read_metadata() is not None
+    for turn in (1, 2, 3):
+        assert session.next_turn_id() == f"turn-{turn}"
+        session.append([UserMessage(f"u{turn}")])
+        session.update_metadata(Usage(10, 5), "complete")
+        backend.end_turn(session, ledger_line("s1", turn))
+    metadata = session.read_metadata()
+    assert metadata is not None and (metadata.turns, metadata.tokens_in_total) == (3, 30)
+    reread = backend.sessions("ws").find("s1")
+    assert reread is not None and reread.read_metadata() == metadata
+    assert reread.load() == [UserMessage("u1"), UserMessage("u2"), UserMessage("u3")]

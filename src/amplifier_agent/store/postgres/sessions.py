@@ -182,19 +182,20 @@ class PgSession:
 
     def flush(self, conn: Conn) -> None:
         """Write the pending messages and metadata inside the caller's transaction."""
-        metadata = (
-            self._metadata
-            or self._stored_metadata(conn)
-            or new_metadata(self.session_id, self.workspace, "")
-        )
+        stored = self._stored if self._stored_known else self._stored_metadata(conn)
+        metadata = self._metadata or stored or new_metadata(self.session_id, self.workspace, "")
         conn.execute(UPSERT_METADATA, metadata_row(self.workspace, metadata, bool(self._ops)))
         for kind, batch, ts in self._ops:
             if kind == "rewrite":
                 self._write_rewrite(conn, batch, ts)
             else:
                 self._write_append(conn, batch, ts)
+        self._has_transcript = bool(self._has_transcript or self._ops)
         self._ops.clear()
         self._metadata = None
+        # What the next read sees once the caller's transaction commits; a failed commit ends
+        # the turn with a storage error, and the face drops the session object with it.
+        self._stored, self._stored_known = metadata, True
 
     def _write_append(self, conn: Conn, batch: list[Message], ts: str) -> None:
         key = (self.workspace, self.session_id)
