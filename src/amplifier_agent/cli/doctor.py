@@ -225,12 +225,14 @@ def session_store_check() -> Check:
     return Check("ok" if probe.ok else "fail", f"session store: {probe.detail}")
 
 
-def shared_store_check(loaded: HostConfig, env: Mapping[str, str]) -> Check:
+def shared_store_check(loaded: HostConfig, env: Mapping[str, str]) -> Check | None:
+    """A configured database store; None (no line) for the files, which the session-store
+    round trip already covers."""
     from amplifier_agent.engine import choose_store, shared_store_probe
 
     choice = choose_store(None, loaded, env)
     if choice.url is None:
-        return Check("info", "store: files under the state root (default)")
+        return None
     shown = f"store: {choice.to_json()['url']} ({choice.source})"
     status, probe = shared_store_probe(choice.url)
     return Check(cast(Status, status), f"{shown}: {probe.detail}")
@@ -283,7 +285,7 @@ def run_checks(
     host_check, loaded = host_config_check(env, config_path)
     yield host_check
     chosen, active = provider_check(loaded, env)
-    later: tuple[Callable[[], Check], ...] = (
+    later: tuple[Callable[[], Check | None], ...] = (
         lambda: chosen,
         partial(routing_check, loaded, active),
         mcp_check,
@@ -293,8 +295,10 @@ def run_checks(
         partial(models_check, active, quick),
     )
     for check in later:
-        # Should any message ever echo the active credential, it is masked here.
-        yield check().masked(active.secret)
+        found = check()
+        if found is not None:
+            # Should any message ever echo the active credential, it is masked here.
+            yield found.masked(active.secret)
 
 
 def exit_code(statuses: set[Status], *, strict: bool) -> int:
