@@ -134,3 +134,4 @@ def test_mask_url() -> None:
     assert scrub("failed for pw at postgresql://u:pw@h/d", "postgresql://u:pw@h/d") == (
         "failed for *** at postgresql://u:***@h/d"
     )
+    assert scrub("user p@ss failed", "postgresql://u:p%40ss@h/d") == "user *** failed"

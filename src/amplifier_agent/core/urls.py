@@ -3,7 +3,7 @@ wherever the URL or its password would otherwise appear."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -35,5 +35,7 @@ def scrub(text: str, url: str) -> str:
     """`text` (a driver message, say) with every occurrence of the URL's password masked."""
     password = url_password(url)
     if password:
+        # The driver sees the password percent-decoded; either form may appear.
         text = text.replace(url, mask_url(url)).replace(password, MASK)
+        text = text.replace(unquote(password), MASK)
     return text
