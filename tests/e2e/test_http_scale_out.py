@@ -233,3 +233,27 @@ def test_an_unreachable_store_is_a_startup_problem_with_the_password_masked(
     problems = startup_failure(tmp_path, upstream, url)["error"]["problems"]
     assert [p["code"] for p in problems] == ["store_unavailable"]
     assert "amplifier:***@127.0.0.1:1/agent" in problems[0]["message"]
+
+
+def test_the_clients_view_wins_on_whichever_instance_it_reaches(
+    fleet: Fleet, upstream: FakeUpstream
+) -> None:
+    upstream.reset()
+    upstream.set_default(reply_text(REPLY))
+    first, second = fleet.live()[:2]
+    history = [{"role": "user", "content": "original question"}]
+    assert post(fleet, first, "edited", history).status_code == 200
+    # The user edited the question on the client; the next request lands on another instance.
+    edited = [{"role": "user", "content": "edited question"}]
+    response = post(fleet, second, "edited", edited)
+    assert response.status_code == 200, response.text
+
+    store = PostgresBackend.open(fleet.store_url)
+    try:
+        session = store.sessions(WORKSPACE).find("http-edited")
+        assert session is not None
+        assert session.load() == [UserMessage("edited question"), AssistantMessage(REPLY)]
+        metadata = session.read_metadata()
+        assert metadata is not None and metadata.last_turn == "client_reconciled"
+    finally:
+        store.close()
