@@ -28,16 +28,22 @@ METADATA_COLUMNS = (
     "cwd, created_at, updated_at, last_turn, turns, tokens_in_total, tokens_out_total, "
     "cost_usd_total"
 )
-UPSERT_METADATA = f"""
+INSERT_METADATA = f"""
 INSERT INTO sessions (workspace, session_id, {METADATA_COLUMNS}, has_transcript)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (workspace, session_id) DO UPDATE SET
+"""
+#: A new session keeps an existing row (never truncate).
+CREATE_SESSION = INSERT_METADATA + "ON CONFLICT DO NOTHING"
+UPSERT_METADATA = (
+    INSERT_METADATA
+    + """ON CONFLICT (workspace, session_id) DO UPDATE SET
     cwd = excluded.cwd, created_at = excluded.created_at, updated_at = excluded.updated_at,
     last_turn = excluded.last_turn, turns = excluded.turns,
     tokens_in_total = excluded.tokens_in_total, tokens_out_total = excluded.tokens_out_total,
     cost_usd_total = excluded.cost_usd_total,
     has_transcript = sessions.has_transcript OR excluded.has_transcript
 """
+)
 
 
 def storage_failure(action: str, exc: psycopg.Error) -> StorageError:

@@ -12,8 +12,8 @@ from amplifier_agent.core.errors import SessionError
 from amplifier_agent.store import ids
 from amplifier_agent.store.metadata import new_metadata
 from amplifier_agent.store.postgres.sessions import (
+    CREATE_SESSION,
     METADATA_COLUMNS,
-    UPSERT_METADATA,
     Conn,
     PgSession,
     metadata_row,
@@ -46,10 +46,9 @@ class PgSessions:
         """The session row in the current workspace; an existing row is kept (never truncate)."""
         ids.validate_session_id(session_id)
         metadata = new_metadata(session_id, self.workspace, cwd)
-        sql = UPSERT_METADATA.split("ON CONFLICT")[0] + "ON CONFLICT DO NOTHING"
         try:
             with self.pool.connection() as conn:
-                conn.execute(sql, metadata_row(self.workspace, metadata, False))
+                conn.execute(CREATE_SESSION, metadata_row(self.workspace, metadata, False))
         except psycopg.Error as exc:
             raise storage_failure(f"create session {session_id!r}", exc) from exc
         return PgSession(self.pool, session_id, self.workspace)
