@@ -110,6 +110,8 @@ class Client:
     fleet: Fleet
     completed: int = 0
     connection_failures: int = 0
+    #: Requests under way on the instance to be killed.
+    on_victim: int = 0
     killed: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=lambda: random.Random(12))
 
@@ -126,12 +128,17 @@ class Client:
         for _ in range(20):
             with self.fleet.lock:
                 server = self.rng.choice(self.fleet.live())
+                victim = server is self.fleet.servers[0]
+                self.on_victim += victim
             try:
                 response = post(self.fleet, server, session, history)
             except httpx2.TransportError:
                 with self.fleet.lock:
                     self.connection_failures += 1
                 continue
+            finally:
+                with self.fleet.lock:
+                    self.on_victim -= victim
             if response.status_code == 200:
                 content: str = response.json()["choices"][0]["message"]["content"]
                 return content
@@ -141,9 +148,12 @@ class Client:
         pytest.fail(f"session {session} made no progress")
 
     def count_and_maybe_kill(self) -> None:
+        """Past `KILL_AFTER_TURNS`, kill -9 the first instance at a moment it has a request
+        under way, so the kill certainly cuts a turn short."""
         with self.fleet.lock:
             self.completed += 1
-            if self.completed == KILL_AFTER_TURNS:
+            due = self.completed >= KILL_AFTER_TURNS and not self.killed.is_set()
+            if due and self.on_victim:
                 self.fleet.servers[0].process.send_signal(signal.SIGKILL)
                 self.fleet.servers[0].process.wait(timeout=10)
                 self.killed.set()
