@@ -199,6 +199,7 @@ def test_the_store_url_password_never_reaches_the_logs(fleet: Fleet) -> None:
     password = fleet.store_url.split(":")[2].split("@")[0]
     for server in fleet.servers:
         assert password not in server.stderr_text()
+        assert "  Store: postgresql://amplifier:***@127.0.0.1:" in server.stderr_text()
 
 
 def test_instances_started_together_migrated_once(fleet: Fleet) -> None:

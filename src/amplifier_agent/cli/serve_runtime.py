@@ -77,15 +77,18 @@ def state_for(options: ServeOptions, engine: ServerEngine, port: int) -> ServeSt
     )
 
 
-def banner(options: ServeOptions, state: ServeState) -> str:
+def banner(options: ServeOptions, state: ServeState, shared_store: str | None = None) -> str:
+    """The start-up lines; a shared store (its URL, password masked) adds one."""
     key = options.api_key if options.api_key_generated else "..." + options.api_key[-4:]
     by_provider = ", ".join(f"{p}: {n}" for p, n in state.providers_summary.items())
+    store = f"  Store: {shared_store}\n" if shared_store else ""
     return (
         f"amplifier-agent chat-completions listening on {state.url}\n"
         f"  API key: {key}\n"
         f"  Models: {state.models_total} ({by_provider})\n"
         f"  Workspace: {options.workspace}\n"
         f"  Config: {options.config_path or '(none)'}\n"
+        f"{store}"
     )
 
 
@@ -192,7 +195,8 @@ async def serve(options: ServeOptions, engine: ServerEngine, sock: socket.socket
     server = _Server(config, app)
     write_state(state)
     try:
-        sys.stderr.write(banner(options, state))
+        shared = engine.store.describe() if engine.store.shared else None
+        sys.stderr.write(banner(options, state, shared))
         sys.stderr.flush()
         gc.freeze()
         await server.serve(sockets=[sock])
