@@ -10,7 +10,6 @@ import sys
 import time
 import uuid
 from contextlib import nullcontext, redirect_stdout
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -34,6 +33,7 @@ from amplifier_agent.core.errors import AmplifierError, exit_code_for
 
 if TYPE_CHECKING:
     from amplifier_agent import engine
+    from amplifier_agent.cli.run_turn import RunCommand
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,9 +79,10 @@ def run(prompt: str | None, **options: Any) -> None:
 
 def _preboot(
     prompt: str | None, options: dict[str, Any], flags: Flags, correlation_id: str
-) -> engine.CliTurn:
+) -> RunCommand:
     # Imported here, not at the top: `run --help` must not pay for the engine and its SDKs.
     from amplifier_agent import engine
+    from amplifier_agent.cli.run_turn import RunCommand
 
     checked_prompt = check_argv(flags, prompt)
     check_session_flags(flags, options["session_id"])
@@ -103,7 +104,7 @@ def _preboot(
     session_mode: engine.SessionMode = (
         "resume" if flags.resume else "fresh" if flags.fresh else "auto"
     )
-    return engine.CliTurn(
+    return RunCommand(
         prompt=checked_prompt,
         cwd=cwd,
         workspace=workspace,
@@ -182,9 +183,9 @@ _LOG_LEVELS: dict[Verbosity, str] = {
 }
 
 
-def _run_turn(turn: engine.CliTurn, options: dict[str, Any], flags: Flags) -> int:
+def _run_turn(command: RunCommand, options: dict[str, Any], flags: Flags) -> int:
     from amplifier_agent import engine
-    from amplifier_agent.engine.cli_turn import failure_report, now_iso
+    from amplifier_agent.cli.run_turn import failure_report
 
     verbosity = _verbosity(flags)
     configure_logging(
@@ -193,29 +194,65 @@ def _run_turn(turn: engine.CliTurn, options: dict[str, Any], flags: Flags) -> in
     printer = EventPrinter(mode=options["display"].lower(), verbosity=verbosity)
     started = time.monotonic()
     received: list[int] = []
-    started_at = now_iso()
+    started_at = engine.now_iso()
     try:
-        turn = replace(turn, store=engine.open_configured_store(options["store"], turn.host_config))
-    except AmplifierError as error:
-        report = failure_report(turn, error, started_at)
-        _emit_result(report, options["output"], int((time.monotonic() - started) * 1000))
-        return exit_code_for(error.code)
+        store = engine.open_configured_store(options["store"], command.host_config)
+    except AmplifierError as error:  # the database is unreachable or refuses this version
+        report = failure_report(command, command.service(), error)
+        return _finish(command, report, options, (started, started_at), None)
     try:
-        with redirect_stdout(sys.stderr) if options["output"] == "json" else nullcontext():
-            try:
-                coro = engine.run_cli_turn(turn, printer)
-                report = asyncio.run(_turn_with_signals(coro, received))
-            except asyncio.CancelledError:
-                return _interrupted(received)
-            except Exception as exc:  # the face's outermost edge: even a bug gets an envelope
-                report = failure_report(turn, exc, started_at)
-        exit_code = 0 if report.error is None else exit_code_for(report.error.code)
-        _emit_result(report, options["output"], int((time.monotonic() - started) * 1000))
-        engine.write_audit(turn, report, exit_code)
-        return exit_code
+        report = _turn_in(command, command.service(store), printer, options, received)
+        return _finish(command, report, options, (started, started_at), store)
+    except asyncio.CancelledError:
+        return _interrupted(received)
     finally:
-        if turn.store is not None:
-            turn.store.close()
+        store.close()
+
+
+def _finish(
+    command: RunCommand,
+    report: engine.TurnReport,
+    options: dict[str, Any],
+    started: tuple[float, str],
+    store: engine.StoreBackend | None,
+) -> int:
+    """Print the result and write the audit record; the exit code."""
+    from amplifier_agent import engine
+
+    ended_at = engine.now_iso()
+    exit_code = 0 if report.error is None else exit_code_for(report.error.code)
+    duration_ms = int((time.monotonic() - started[0]) * 1000)
+    _emit_result(report, command.correlation_id, options["output"], duration_ms)
+    engine.write_audit(
+        command.workspace,
+        report.session_id,
+        report.turn_id,
+        argv=command.argv,
+        exit_code=exit_code,
+        correlation_id=command.correlation_id,
+        started_at=started[1],
+        ended_at=ended_at,
+        store=store,
+    )
+    return exit_code
+
+
+def _turn_in(
+    command: RunCommand,
+    service: engine.EngineService,
+    printer: EventPrinter,
+    options: dict[str, Any],
+    received: list[int],
+) -> engine.TurnReport:
+    from amplifier_agent.cli.run_turn import failure_report, run_turn
+
+    with redirect_stdout(sys.stderr) if options["output"] == "json" else nullcontext():
+        try:
+            turn = _turn_with_signals(run_turn(command, service, printer), received)
+            report: engine.TurnReport = asyncio.run(turn)
+            return report
+        except Exception as exc:  # the face's outermost edge: even a bug gets an error envelope
+            return failure_report(command, service, exc)
 
 
 async def _turn_with_signals(coro: Any, received: list[int]) -> Any:
@@ -240,7 +277,9 @@ def _interrupted(received: list[int]) -> int:
     return 130
 
 
-def _emit_result(report: engine.CliReport, output: str, duration_ms: int) -> None:
+def _emit_result(
+    report: engine.TurnReport, correlation_id: str, output: str, duration_ms: int
+) -> None:
     error = report.error
     if error is not None:
         click.echo(f"[error] {error.code}: {error.message}", err=True)
@@ -257,7 +296,7 @@ def _emit_result(report: engine.CliReport, output: str, duration_ms: int) -> Non
         reply=report.reply,
         usage=report.usage,
         duration_ms=duration_ms,
-        correlation_id=report.correlation_id,
+        correlation_id=correlation_id,
         error=env_error,
     )
     _write_stdout(orjson.dumps(document).decode() + "\n")

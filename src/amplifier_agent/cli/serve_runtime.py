@@ -26,7 +26,13 @@ from amplifier_agent.cli.serve_state import (
     remove_state,
     write_state,
 )
-from amplifier_agent.engine import HostConfig, Problem, ServerEngine, load_providers, startup_store
+from amplifier_agent.engine import (
+    EngineService,
+    HostConfig,
+    Problem,
+    load_providers,
+    startup_store,
+)
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 from amplifier_agent.server.connection import protocol_with
@@ -52,7 +58,7 @@ def bind_socket(options: ServeOptions) -> socket.socket:
     return sock
 
 
-def state_for(options: ServeOptions, engine: ServerEngine, port: int) -> ServeState:
+def state_for(options: ServeOptions, engine: EngineService, port: int) -> ServeState:
     pid = os.getpid()
     summary = engine.providers_summary()
     return ServeState(
@@ -164,12 +170,15 @@ async def start_and_serve(options: ServeOptions, host_config: HostConfig) -> lis
         store.close()
         code = "port_in_use" if exc.errno == errno.EADDRINUSE else "bind_failed"
         return [Problem(code, f"cannot bind {options.bind}:{options.port}: {exc.strerror}")]
-    engine = ServerEngine(host_config, loaded, options.workspace, Path.cwd(), store=store)
-    await serve(options, engine, sock)
+    engine = EngineService(host_config, loaded, options.workspace, Path.cwd(), store=store)
+    try:
+        await serve(options, engine, sock)
+    finally:
+        store.close()
     return []
 
 
-async def serve(options: ServeOptions, engine: ServerEngine, sock: socket.socket) -> None:
+async def serve(options: ServeOptions, engine: EngineService, sock: socket.socket) -> None:
     """Write the state file, print the banner and serve until a signal ends it."""
     port = sock.getsockname()[1]
     state = state_for(options, engine, port)
