@@ -137,10 +137,12 @@ def agent_server(
     fake: Endpoint,
     placement: Placement,
     home: Path,
+    extra_env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
 ) -> Iterator[Server]:
-    """`serve chat-completions` with an `openai` provider pointed at the fake, in a temp home;
-    `extra_args` go after ours (e.g. `--no-metrics`)."""
+    """`serve chat-completions` with an `openai` provider pointed at the fake, in a temp home
+    (`extra_env` adds variables, a store URL for example; `extra_args` go after our flags,
+    `--no-metrics` for example)."""
     config = home / "host_config.json"
     config.write_text(json.dumps({"providers": {"openai": {}}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMPLIFIER_", "OPENAI_"))}
@@ -150,6 +152,7 @@ def agent_server(
         OPENAI_API_KEY=UPSTREAM_KEY,
         OPENAI_BASE_URL=f"http://{fake.host}:{fake.port}/v1",
     )
+    env.update(extra_env or {})
     argv = [*command, "serve", "chat-completions", "--port", "0", "--api-key", SERVER_KEY]
     argv += ["--config", str(config), "--log-level", "warning", "--workspace", "bench"]
     argv += extra_args

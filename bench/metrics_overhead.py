@@ -227,7 +227,9 @@ def main() -> None:
         for name, argv, extra in server_variants(command, args.baseline_src):
             home = Path(temp) / name
             home.mkdir()
-            servers[name] = stack.enter_context(agent_server(argv, fake, placement, home, extra))
+            servers[name] = stack.enter_context(
+                agent_server(argv, fake, placement, home, extra_args=extra)
+            )
         script_fake(fake, text_reply())
         on = servers["metrics_on"]
         preempted = {name: preemptions(s.endpoint.pid) for name, s in servers.items()}

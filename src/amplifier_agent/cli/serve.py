@@ -57,6 +57,12 @@ serve.add_command(stdio)
 @click.option(
     "--no-metrics", is_flag=True, default=None, help="Collect no metrics; GET /metrics is 404."
 )
+@click.option(
+    "--store",
+    metavar="URL",
+    help="postgresql:// URL of a store shared by several servers "
+    "[env AMPLIFIER_AGENT_STORE_URL; host_config store.url; files].",
+)
 def chat_completions(**flags: Any) -> None:
     """Serve /v1/models and /v1/chat/completions over HTTP."""
     # Imported here, not at the top: `serve chat-completions --help` must not load the engine.

@@ -39,6 +39,8 @@ class ServeOptions:
     read_timeouts: ReadTimeouts = field(default_factory=ReadTimeouts)
     metrics: bool = True
     metrics_public: bool = False
+    #: `--store` (a database URL); None defers to the environment and host_config.
+    store: str | None = None
 
     @property
     def bind_is_loopback(self) -> bool:
@@ -122,9 +124,14 @@ def resolve_options(
             ),
             metrics=not flags.get("no_metrics"),
             metrics_public=bool(flags.get("metrics_public")),
+            store=_flag_text(flags.get("store")),
         ),
         problems,
     )
+
+
+def _flag_text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -15,14 +15,7 @@ from typing import Any
 import orjson
 
 from amplifier_agent.server import errors, metrics
-from amplifier_agent.server.completions import (
-    ChatContext,
-    Exchange,
-    Receive,
-    Send,
-    TraceHeaders,
-    handle_chat,
-)
+from amplifier_agent.server.completions import handle_chat
 from amplifier_agent.server.errors import HttpError, error_body
 from amplifier_agent.server.gate import (
     BearerCheck,
@@ -36,9 +29,14 @@ from amplifier_agent.server.gate import (
 )
 from amplifier_agent.server.models_route import find_entry, model_entry, models_list_body
 from amplifier_agent.server.request_watch import OverheadClock
+from amplifier_agent.server.responses import handle_responses, handle_retrieve
+from amplifier_agent.server.turn_exchange import ChatContext, Exchange, Receive, Send, TraceHeaders
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 CHAT_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
+#: The routes that run a turn: their responses say our overhead, their turns are traced.
+TURN_PATHS = frozenset({CHAT_PATH, RESPONSES_PATH})
 access_log = logging.getLogger("amplifier_agent.access")
 log = logging.getLogger(__name__)
 
@@ -75,8 +73,9 @@ class AgentApp:
         headers = _headers(scope)
         rid = request_id(headers.get("x-request-id"))
         exchange = Exchange(send, receive, [(b"x-request-id", rid.encode())], started=started)
-        if scope["path"] == CHAT_PATH:  # every chat response, refusals included, says our time
+        if scope["path"] in TURN_PATHS:  # every turn route's response, refusals included
             exchange.clock = OverheadClock(started)
+            exchange.trace = TraceHeaders(headers.get("traceparent"), headers.get("tracestate"))
         try:
             await self._dispatch(scope, headers, exchange, rid)
         except HttpError as error:
@@ -146,9 +145,7 @@ class AgentApp:
             await self._one_model(exchange, path[len("/v1/models/") :])
         elif path == CHAT_PATH:
             _require(method, ("POST",))
-            if not content_type_ok(headers.get("content-type")):
-                raise errors.unsupported_media_type()
-            body = await _read_body(exchange.receive, MAX_BODY_BYTES)
+            body = await _json_body(headers, exchange)
             await handle_chat(
                 self.chat,
                 exchange,
@@ -156,8 +153,14 @@ class AgentApp:
                 rid,
                 lambda: session_header(headers),
                 prefers_json=prefers_json(_joined_header(scope, b"accept")),
-                trace=TraceHeaders(headers.get("traceparent"), headers.get("tracestate")),
             )
+        elif path == RESPONSES_PATH:
+            _require(method, ("POST",))
+            body = await _json_body(headers, exchange)
+            await handle_responses(self.chat, exchange, body, rid, lambda: session_header(headers))
+        elif path.startswith("/v1/responses/") and len(path) > len("/v1/responses/"):
+            _require(method, ("GET",))
+            await handle_retrieve(self.chat, exchange, path[len("/v1/responses/") :])
         else:
             raise errors.not_found(path)
 
@@ -192,6 +195,13 @@ def _raw_header(scope: Scope, name: bytes) -> bytes | None:
         if key.lower() == name:
             return bytes(value)
     return None
+
+
+async def _json_body(headers: dict[str, str], exchange: Exchange) -> bytes:
+    """A POST body the routes decode as JSON: its media type checked before a byte is read."""
+    if not content_type_ok(headers.get("content-type")):
+        raise errors.unsupported_media_type()
+    return await _read_body(exchange.receive, MAX_BODY_BYTES)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -3,21 +3,13 @@ buffer it into one JSON body (SPEC §8.4–8.8)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
-from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import ResultDelta, ThinkingStreamed
-from amplifier_agent.core.observe import TurnObserver
-from amplifier_agent.engine import CallOptions, EngineService, ResolvedModel, TurnRequest
-from amplifier_agent.server import errors
+from amplifier_agent.engine import CallOptions, ResolvedModel, TurnRequest
 from amplifier_agent.server.chat_request import ChatRequest, parse_chat_request
 from amplifier_agent.server.chunks import (
     DONE_FRAME,
-    KEEPALIVE_FRAME,
     ChunkWriter,
     client_call_ids,
     completion_body,
@@ -25,58 +17,18 @@ from amplifier_agent.server.chunks import (
 )
 from amplifier_agent.server.conversation import Conversation, to_conversation
 from amplifier_agent.server.errors import HttpError
-from amplifier_agent.server.metrics import ModelLabels, ServerMetrics
-from amplifier_agent.server.request_watch import OverheadClock, RequestWatch
-from amplifier_agent.server.turn_runner import TURN_OVER, Failure, TurnRunner
-
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-
-KEEPALIVE_S = 3.0
-CLIENT_CLOSED = 499
-
-
-@dataclass
-class ChatContext:
-    """Per-server settings and the set of turns in flight (for shutdown draining)."""
-
-    engine: EngineService
-    model_id: str | None = None
-    keepalive_s: float = KEEPALIVE_S
-    in_flight: set[TurnRunner] = field(default_factory=set)
-    draining: bool = False
-    metrics: ServerMetrics | None = None
-
-
-@dataclass
-class Exchange:
-    """One HTTP exchange: ASGI callables plus the response headers decided so far."""
-
-    send: Send
-    receive: Receive
-    headers: list[tuple[bytes, bytes]]
-    status: int = 0
-    started: float = field(default_factory=time.monotonic)
-    #: Set for chat requests: every response then carries our own overhead so far.
-    clock: OverheadClock | None = None
-    #: The model a chat request resolved to, for the metrics' labels.
-    model: ModelLabels | None = None
-
-    async def start(self, status: int, extra: list[tuple[bytes, bytes]]) -> None:
-        self.status = status
-        headers = self.headers + extra
-        if self.clock is not None:
-            headers.append(self.clock.header())
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
-
-    async def body(self, data: bytes, more: bool = True) -> None:
-        await self.send({"type": "http.response.body", "body": data, "more_body": more})
-
-
-@dataclass(frozen=True, slots=True)
-class TraceHeaders:
-    traceparent: str | None = None
-    tracestate: str | None = None
+from amplifier_agent.server.turn_exchange import (
+    ChatContext,
+    Exchange,
+    Receive,
+    Send,
+    conversation_turn,
+    drain_turn,
+    resolve_model,
+    running_turn,
+    stream_turn,
+)
+from amplifier_agent.server.turn_runner import Failure, TurnRunner
 
 
 def chat_turn_for(
@@ -85,15 +37,11 @@ def chat_turn_for(
     conversation: Conversation,
     request_id: str,
     session_id: str | None,
-    observer: TurnObserver | None = None,
-    trace: TraceHeaders = TraceHeaders(),
 ) -> TurnRequest:
-    return TurnRequest(
+    return conversation_turn(
+        conversation,
         model=model,
         request_id=request_id,
-        history=conversation.history,
-        prompt=conversation.prompt,
-        containment=conversation.containment,
         session_id=session_id,
         host_tools=request.tools,
         options=CallOptions(
@@ -103,9 +51,6 @@ def chat_turn_for(
             stop=request.stop,
             tool_choice=request.tool_choice,
         ),
-        observer=observer,
-        traceparent=trace.traceparent,
-        tracestate=trace.tracestate,
     )
 
 
@@ -117,109 +62,40 @@ async def handle_chat(
     session_id: Callable[[], str | None],
     *,
     prefers_json: bool = False,
-    trace: TraceHeaders = TraceHeaders(),
 ) -> None:
     """Serve one chat request; `session_id` validates the session header when called, which
     happens only after the body and the model were accepted (SPEC §8.4 order). `prefers_json`
     (from `Accept`) answers with one JSON body when the request does not say `stream`."""
-    clock = exchange.clock = exchange.clock or OverheadClock(exchange.started)
     request = parse_chat_request(body, stream_default=not prefers_json)
     conversation = to_conversation(request.messages)
-    if ctx.draining:
-        raise errors.shutting_down()
-    try:
-        model = ctx.engine.resolve(request.model)
-    except AmplifierError as error:  # unknown_model / ambiguous_model
-        raise HttpError(400, error.code, error.message, param="model") from error
-    exchange.model = ModelLabels(model.provider_id, model.model or "")
-    watch = RequestWatch(clock, ctx.metrics)
-    turn = chat_turn_for(request, model, conversation, request_id, session_id(), watch, trace)
+    model = resolve_model(ctx, request.model)
+    turn = chat_turn_for(request, model, conversation, request_id, session_id())
     exchange.headers.append((b"x-amplifier-agent-provider", model.provider_id.encode()))
     if request.ignored_params:
         names = ",".join(request.ignored_params).encode()
         exchange.headers.append((b"x-amplifier-agent-ignored-params", names))
     writer = ChunkWriter(model=ctx.model_id or request.model)
-    runner = TurnRunner(ctx.engine, turn)
-    ctx.in_flight.add(runner)
-    watcher = asyncio.create_task(_watch_disconnect(exchange.receive, runner))
-    try:
+    async with running_turn(ctx, exchange, turn) as runner:
         if request.stream:
-            await _stream(ctx, exchange, runner, writer)
+            await stream_turn(ctx, exchange, runner, ChatRenderer(writer))
         else:
             await _buffered(exchange, runner, writer)
-    finally:
-        watcher.cancel()
-        ctx.in_flight.discard(runner)
-        if not runner.task.done():
-            runner.cancel("client_disconnected")
-        if runner.cancelled and runner.control.cancel_status == "client_disconnected":
-            exchange.status = CLIENT_CLOSED
-        if ctx.metrics is not None:
-            _count_turn(ctx.metrics, exchange, runner)
 
 
-def _count_turn(metrics: ServerMetrics, exchange: Exchange, runner: TurnRunner) -> None:
-    """The per-turn series; the request itself is counted by the app for every route."""
-    labels, clock = exchange.model, exchange.clock
-    assert labels is not None and clock is not None
-    metrics.turn_ended(labels, time.monotonic() - exchange.started, clock.overhead_s())
-    if not runner.task.done() or runner.task.cancelled():
-        return
-    failure = runner.failure()
-    if failure is not None and failure.code == "session_busy":
-        metrics.lock_conflicts.inc()
-    elif failure is None and runner.task.result().host_calls:
-        metrics.host_round_trip(labels)
+class ChatRenderer:
+    """Chat-completions chunks for `stream_turn`."""
 
+    def __init__(self, writer: ChunkWriter) -> None:
+        self.writer = writer
 
-async def _watch_disconnect(receive: Receive, runner: TurnRunner) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            if not runner.task.done():
-                runner.cancel("client_disconnected")
-            return
+    def opening(self) -> bytes:
+        return self.writer.role()
 
+    def frame(self, event: object) -> bytes | None:
+        return _visible_frame(self.writer, event)
 
-SSE_HEADERS = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache"),
-    (b"connection", b"keep-alive"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-async def _stream(
-    ctx: ChatContext, exchange: Exchange, runner: TurnRunner, writer: ChunkWriter
-) -> None:
-    committed = False
-
-    async def commit() -> None:
-        nonlocal committed
-        if not committed:
-            committed = True
-            await exchange.start(200, SSE_HEADERS)
-            await exchange.body(writer.role())
-
-    last_frame = time.monotonic()
-    while True:
-        silence = ctx.keepalive_s - (time.monotonic() - last_frame)
-        item = await runner.next_event(max(silence, 0.0))
-        if item is TURN_OVER:
-            break
-        frame = _visible_frame(writer, item) if item is not None else KEEPALIVE_FRAME
-        if frame is None:
-            continue
-        await commit()
-        await exchange.body(frame)
-        last_frame = time.monotonic()
-    if runner.cancelled and runner.control.cancel_status == "client_disconnected":
-        return
-    failure = runner.failure()
-    if failure is not None and not committed:
-        raise failure.as_http_error()
-    await commit()
-    await _finish_stream(exchange, runner, writer, failure)
+    async def closing(self, runner: TurnRunner, failure: Failure | None) -> list[bytes]:
+        return [*_closing_frames(runner, self.writer, failure), DONE_FRAME]
 
 
 def _visible_frame(writer: ChunkWriter, event: object) -> bytes | None:
@@ -230,41 +106,38 @@ def _visible_frame(writer: ChunkWriter, event: object) -> bytes | None:
     return None
 
 
-async def _finish_stream(
-    exchange: Exchange, runner: TurnRunner, writer: ChunkWriter, failure: Failure | None
-) -> None:
-    report = None if runner.cancelled or runner.task.exception() else runner.task.result()
+def _closing_frames(
+    runner: TurnRunner, writer: ChunkWriter, failure: Failure | None
+) -> list[bytes]:
+    report = runner.report()
     usage = report.usage if report else None
     if failure is not None:
         code = failure.in_band_code()
         note = f"\n\n[amplifier-agent error: {code}: {failure.message}]\n"
-        await exchange.body(writer.delta({"content": note}))
         error = {"code": code, "message": failure.message}
-        await exchange.body(writer.terminal("stop", usage, error))
-    else:
-        calls = report.host_calls if report else ()
-        for index, (call, call_id) in enumerate(zip(calls, client_call_ids(calls), strict=True)):
-            await exchange.body(
-                writer.delta({"tool_calls": [tool_call_json(index, call, call_id)]})
-            )
-        await exchange.body(writer.terminal("tool_calls" if calls else "stop", usage))
-    await exchange.body(DONE_FRAME, more=False)
+        return [writer.delta({"content": note}), writer.terminal("stop", usage, error)]
+    calls = report.host_calls if report else ()
+    frames = [
+        writer.delta({"tool_calls": [tool_call_json(index, call, call_id)]})
+        for index, (call, call_id) in enumerate(zip(calls, client_call_ids(calls), strict=True))
+    ]
+    frames.append(writer.terminal("tool_calls" if calls else "stop", usage))
+    return frames
 
 
 async def _buffered(exchange: Exchange, runner: TurnRunner, writer: ChunkWriter) -> None:
     content: list[str] = []
     reasoning: list[str] = []
-    while (item := await runner.next_event(None)) is not TURN_OVER:
+
+    def collect(item: object) -> None:
         if isinstance(item, ResultDelta):
             content.append(item.text)
         elif isinstance(item, ThinkingStreamed):
             reasoning.append(item.text)
-    if runner.cancelled and runner.control.cancel_status == "client_disconnected":
+
+    report = await drain_turn(runner, collect)
+    if report is None:
         return
-    failure = runner.failure()
-    if failure is not None:
-        raise failure.as_http_error()
-    report = runner.task.result()
     calls = report.host_calls
     tool_calls = [
         tool_call_json(i, call, call_id)
@@ -277,10 +150,14 @@ async def _buffered(exchange: Exchange, runner: TurnRunner, writer: ChunkWriter)
         tool_calls=tool_calls,
         usage=report.usage,
     )
-    await exchange.start(
-        200, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    )
-    await exchange.body(body, more=False)
+    await exchange.json(body)
 
 
-__all__ = ["ChatContext", "Exchange", "HttpError", "TraceHeaders", "handle_chat"]
+__all__ = [
+    "ChatContext",
+    "Exchange",
+    "HttpError",
+    "Receive",
+    "Send",
+    "handle_chat",
+]

@@ -17,8 +17,9 @@ from amplifier_agent.core.usage import Usage
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 #: The routes we serve; any other path is counted as `other`.
-ROUTES = frozenset({"/healthz", "/metrics", "/v1/models", "/v1/chat/completions"})
+ROUTES = frozenset({"/healthz", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/responses"})
 MODEL_ROUTE = "/v1/models/{id}"
+RESPONSE_ROUTE = "/v1/responses/{id}"
 OTHER = "other"
 #: Seconds; from a sub-millisecond overhead to a many-minute agent turn.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -31,6 +32,8 @@ def route_label(path: str) -> str:
         return path
     if path.startswith("/v1/models/"):
         return MODEL_ROUTE
+    if path.startswith("/v1/responses/"):
+        return RESPONSE_ROUTE
     return OTHER
 
 
