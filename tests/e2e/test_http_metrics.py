@@ -252,3 +252,17 @@ def test_every_chat_response_carries_our_overhead(http: httpx2.Client, fake: Fak
     assert elapsed_ms >= upstream_ms
     assert overhead_ms(buffered) < elapsed_ms - upstream_ms + 1, "upstream time counted as ours"
     assert "x-amplifier-overhead-ms" not in http.get("/v1/models").headers
+
+
+def test_the_responses_route_is_watched_like_chat(http: httpx2.Client, fake: FakeUpstream) -> None:
+    before = scrape(http)
+    fake.enqueue(reply_text("from responses"))
+    response = http.post("/v1/responses", json={"model": f"a/{MODEL}", "input": "hi"})
+    assert response.status_code == 200, response.text
+    assert overhead_ms(response) >= 0
+    grown = growth(before, scrape(http))
+    labels = {"route": "/v1/responses", "status": "200", "provider": "a", "model": MODEL}
+    assert value(grown, "amplifier_agent_http_requests_total", **labels) == 1
+    assert (
+        value(grown, "amplifier_agent_tokens_total", provider="a", model=MODEL, kind="output") == 5
+    )
