@@ -69,7 +69,64 @@ def _price_from_rates(usage: Usage, rates: Mapping[str, Any]) -> Decimal:
     return total / _MILLION
 
 
+#: Results of genai-prices by (module, model, its four token counts): a server answers the same
+#: models all day, and one calculation costs about 0.1 ms (a model it does not know, a scan of
+#: every model it does). Only models whose price cannot change with the date are kept, so a
+#: remembered result is exactly what a fresh calculation would give.
+_RESULTS: dict[tuple[str, str, int, int, int, int], Decimal | None] = {}
+#: (module, model) -> whether its price is the same whatever the date (unknown models: yes).
+_DATELESS: dict[tuple[str, str], bool] = {}
+#: Bounds on both (model names come from requests): full means cleared, not grown.
+_CACHE_LIMIT = 1024
+
+
 def _price_from_genai_prices(usage: Usage, *, module: str, model: str) -> Decimal | None:
+    key = (
+        module,
+        model,
+        usage.prompt_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+    )
+    if key in _RESULTS:
+        return _RESULTS[key]
+    price = _calculate(usage, module=module, model=model)
+    if _price_is_dateless(module, model):
+        _bounded_put(_RESULTS, key, price)
+    return price
+
+
+def _bounded_put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def _price_is_dateless(module: str, model: str) -> bool:
+    dateless = _DATELESS.get((module, model))
+    if dateless is None:
+        dateless = _lookup_dateless(module, model)
+        _bounded_put(_DATELESS, (module, model), dateless)
+    return dateless
+
+
+def _lookup_dateless(module: str, model: str) -> bool:
+    """True when genai-prices has one unconditional price for the model, or none at all (its
+    data does not change while the process runs); False when the date can change it. (Its price
+    variants apply only to a price context, which is never passed.)"""
+    from genai_prices import data_snapshot, types
+
+    try:
+        _, info = data_snapshot.get_snapshot().find_provider_model(
+            model, None, _GENAI_PRICES_PROVIDER.get(module), None
+        )
+    except LookupError:
+        return True
+    return isinstance(info.prices, types.ModelPrice)
+
+
+def _calculate(usage: Usage, *, module: str, model: str) -> Decimal | None:
     import genai_prices  # deferred: its price snapshot is large and only needed at call end
 
     # genai-prices counts input_tokens as *all* input, cache buckets being subsets of it.
