@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import subprocess
 import sys
@@ -58,7 +59,9 @@ def test_status_restart_stop_round_trip(
 ) -> None:
     config = write_config(tmp_path / "cfg.json", {"providers": {"anthropic": {}}})
     fake_upstream.set_default(reply_text("pong"))
-    with running_server(config, env, cwd=tmp_path, key_in_env=True) as server:
+    # A key of its own: other checkouts' servers on this machine must not match the argv scan.
+    key = "sk-test-lifecycle-" + secrets.token_hex(8)
+    with running_server(config, env, cwd=tmp_path, key_in_env=True, api_key=key) as server:
         assert not any(server.api_key in line for line in argv_of_all_processes())
         status = cli(env, "status")
         assert status.returncode == 0, status.stderr
