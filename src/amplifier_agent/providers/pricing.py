@@ -23,6 +23,10 @@ _GENAI_PRICES_PROVIDER: dict[str, str | None] = {
     "chat-completions": None,
 }
 
+#: Modules whose cost is known without genai-prices: `local` is free; `ollama` is self-hosted,
+#: where genai-prices would match hosted prices of same-named open models, so it is unknown.
+_PRICED_WITHOUT_DATA: dict[str, Decimal | None] = {"local": Decimal(0), "ollama": None}
+
 
 def price_call(
     usage: Usage, *, module: str, model: str, override: Mapping[str, Any] | None = None
@@ -30,12 +34,22 @@ def price_call(
     """The USD cost of `usage` (its own cost field is ignored), or None when unknown."""
     if override is not None:
         return _price_from_rates(usage, override)
-    if module == "local":
-        return Decimal(0)
-    if module == "ollama":
-        # Self-hosted: genai-prices would match hosted prices of same-named open models.
-        return None
+    if module in _PRICED_WITHOUT_DATA:
+        return _PRICED_WITHOUT_DATA[module]
     return _price_from_genai_prices(usage, module=module, model=model)
+
+
+def uses_price_data(module: str, *, overridden: bool) -> bool:
+    """Whether `price_call` for `module` reads genai-prices' data (see `price_call`)."""
+    return not overridden and module not in _PRICED_WITHOUT_DATA
+
+
+def load_price_data() -> None:
+    """Load genai-prices' data now instead of in the first priced call, which would otherwise
+    wait for it (a large module: tenths of a second and a few MiB)."""
+    from genai_prices import data_snapshot
+
+    data_snapshot.get_snapshot()
 
 
 def validate_rates(rates: Mapping[str, Any]) -> None:
