@@ -35,7 +35,7 @@ class CallOptions:
     tool_choice: ToolChoice | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class AgentRun:
     provider: Provider
     provider_id: str
