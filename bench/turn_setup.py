@@ -2,11 +2,11 @@
 
     python bench/turn_setup.py [--requests 300] [--warmup 30] [--skills 8] [--session]
 
-Builds a `ServerEngine` from a real host config (an `openai` provider with a static model list)
+Builds an `EngineService` from a real host config (an `openai` provider with a static model list)
 whose provider answers instantly, then sends `--requests` chat turns one after another. For each
 turn it measures, on the event-loop thread, the wall time and CPU time (`time.thread_time`):
 
-- `setup`: from `ServerEngine.chat_turn` being called to the provider's `stream` being entered
+- `setup`: from `EngineService.chat_turn` being called to the provider's `stream` being entered
   (session, skills, system prompt, tools, options: everything before the model call);
 - `record`: from the end of the model's stream to `chat_turn` returning (transcript tail,
   metadata, ledger line).
@@ -36,10 +36,10 @@ from amplifier_agent.core.models import ModelInfo
 from amplifier_agent.core.stream import CallDone, StreamEvent, TextDelta
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine import (
-    ChatTurn,
+    EngineService,
     LoadedProviders,
     ProviderPool,
-    ServerEngine,
+    TurnRequest,
     load_host_config,
     load_providers,
 )
@@ -110,7 +110,7 @@ def write_skills(root: Path, count: int) -> None:
     time.sleep(SETTLE_S)
 
 
-async def build_engine(workdir: Path, clock: Clock) -> ServerEngine:
+async def build_engine(workdir: Path, clock: Clock) -> EngineService:
     config_path = workdir / "host_config.json"
     document = {"providers": {"openai": {"config": {"base_url": "http://127.0.0.1:9/v1"}}}}
     document["providers"]["openai"]["config"]["models"] = [MODEL]  # type: ignore[index]
@@ -122,7 +122,7 @@ async def build_engine(workdir: Path, clock: Clock) -> ServerEngine:
     await loaded.pool.aclose()
     entries = {e.id: (e.module, e.config) for e in config.providers or ()}
     instant = LoadedProviders(InstantPool(entries, clock), loaded.registry, loaded.listings)
-    return ServerEngine(config, instant, "bench", workdir)
+    return EngineService(config, instant, "bench", workdir)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -148,7 +148,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             if index % TURNS_PER_SESSION == 0:
                 history = []
             prompt = UserMessage(f"hello {index}")
-            turn = ChatTurn(
+            turn = TurnRequest(
                 model=MODEL,
                 request_id=f"req-{index}",
                 history=tuple(history),

@@ -1,5 +1,5 @@
 """The server's per-process caches and its off-loop store writes, driven through the real HTTP
-app in-process (`AgentApp` over `httpx2.ASGITransport`) with a real `ServerEngine` in front of the
+app in-process (`AgentApp` over `httpx2.ASGITransport`) with a real `EngineService` in front of the
 fake Anthropic upstream.
 
 Directory listings are counted by wrapping `Path.iterdir` (the standard library), never by
@@ -21,7 +21,7 @@ import pytest
 
 from amplifier_agent.agent import skill_cache
 from amplifier_agent.config.paths import layout
-from amplifier_agent.engine import ServerEngine, load_host_config, load_providers
+from amplifier_agent.engine import EngineService, load_host_config, load_providers
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 from testkit import FakeUpstream, reply_text
@@ -50,7 +50,7 @@ async def http_client(
     _, config = load_host_config(str(path))
     loaded, problems = await load_providers(config)
     assert loaded is not None, problems
-    engine = ServerEngine(config, loaded, "cache-tests", cwd)
+    engine = EngineService(config, loaded, "cache-tests", cwd)
     app = AgentApp(ChatContext(engine=engine), GateSettings(api_key=KEY))
     transport = httpx2.ASGITransport(app=app)
     try:
@@ -206,7 +206,7 @@ async def test_the_turn_is_on_disk_before_the_last_byte_of_its_response(
     _, config = load_host_config(str(tmp_path / "host_config.json"))
     loaded, _ = await load_providers(config)
     assert loaded is not None
-    engine = ServerEngine(config, loaded, "cache-tests", tmp_path)
+    engine = EngineService(config, loaded, "cache-tests", tmp_path)
     probe = LastByteProbe(AgentApp(ChatContext(engine=engine), GateSettings(api_key=KEY)), "s2")
     transport = httpx2.ASGITransport(app=probe)
     try:

@@ -1,4 +1,4 @@
-"""`ServerEngine` in-process against the fake Anthropic upstream: host-tool merging, the
+"""`EngineService` in-process against the fake Anthropic upstream: host-tool merging, the
 per-session lock, per-provider config, cancellation and repair before the model call (SPEC §8.8,
 §8.9, §3)."""
 
@@ -16,10 +16,10 @@ from amplifier_agent.config.paths import layout
 from amplifier_agent.core.events import DisplayEvent, ResultDelta
 from amplifier_agent.core.messages import AssistantMessage, ToolCall, ToolSpec, UserMessage
 from amplifier_agent.engine import (
-    ChatTurn,
-    ServerEngine,
+    EngineService,
     SessionBusy,
     TurnControl,
+    TurnRequest,
     load_host_config,
     load_providers,
 )
@@ -32,7 +32,7 @@ WORKSPACE = "engine-tests"
 @pytest.fixture
 async def engine(
     tmp_path: Path, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[ServerEngine]:
+) -> AsyncIterator[EngineService]:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     document = {
         "providers": {
@@ -51,13 +51,13 @@ async def engine(
     _, config = load_host_config(str(path))
     loaded, problems = await load_providers(config)
     assert loaded is not None, problems
-    server = ServerEngine(config, loaded, WORKSPACE, tmp_path)
+    server = EngineService(config, loaded, WORKSPACE, tmp_path)
     yield server
     await server.aclose()
 
 
-def turn(prompt: str, session: str | None = None, **fields: Any) -> ChatTurn:
-    return ChatTurn(
+def turn(prompt: str, session: str | None = None, **fields: Any) -> TurnRequest:
+    return TurnRequest(
         model=MODEL,
         request_id=f"req-{prompt}",
         history=fields.pop("history", ()),
@@ -77,7 +77,7 @@ def ledger() -> list[dict[str, Any]]:
 
 
 async def test_host_tools_merge_config_and_request_with_the_request_winning(
-    engine: ServerEngine, fake_upstream: FakeUpstream
+    engine: EngineService, fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.enqueue(reply_text("ok"))
     shell = ToolSpec("shell", "from request", {"type": "object", "properties": {"cmd": {}}})
@@ -94,7 +94,7 @@ async def test_host_tools_merge_config_and_request_with_the_request_winning(
 
 
 async def test_a_busy_session_refuses_a_second_turn_and_is_free_afterwards(
-    engine: ServerEngine, fake_upstream: FakeUpstream
+    engine: EngineService, fake_upstream: FakeUpstream
 ) -> None:
     words = [f"w{i} " for i in range(4)]
     fake_upstream.enqueue(
@@ -124,7 +124,7 @@ async def test_a_busy_session_refuses_a_second_turn_and_is_free_afterwards(
 
 
 async def test_a_cancelled_turn_is_persisted_with_the_face_status_and_frees_the_session(
-    engine: ServerEngine, fake_upstream: FakeUpstream
+    engine: EngineService, fake_upstream: FakeUpstream
 ) -> None:
     words = [f"w{i} " for i in range(40)]
     fake_upstream.enqueue(
@@ -154,7 +154,7 @@ async def test_a_cancelled_turn_is_persisted_with_the_face_status_and_frees_the_
 
 
 async def test_an_unanswered_host_call_in_the_history_is_repaired_before_the_model_call(
-    engine: ServerEngine, fake_upstream: FakeUpstream
+    engine: EngineService, fake_upstream: FakeUpstream
 ) -> None:
     fake_upstream.enqueue(reply_text("fine"))
     call = ToolCall("toolu_x", "open_browser", {"url": "https://x"}, host=True)

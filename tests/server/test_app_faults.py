@@ -1,5 +1,5 @@
 """The ASGI app in-process over `httpx2.ASGITransport`, with a scripted engine standing in for
-`ServerEngine`: what the face does with a turn that breaks (an engine bug before and after the
+`EngineService`: what the face does with a turn that breaks (an engine bug before and after the
 commit), with a draining server, and with CORS (SPEC §8.3, §8.6, §8.7, §8.10).
 
 The engine is scripted (as the loop's tests script a provider) because no real provider can be
@@ -19,7 +19,7 @@ import pytest
 from amplifier_agent.core.events import DisplayEvent, ResultDelta
 from amplifier_agent.core.registry import Resolution, UnknownModel
 from amplifier_agent.core.usage import Usage
-from amplifier_agent.engine import ChatTurn, TurnControl, TurnReport
+from amplifier_agent.engine import TurnControl, TurnReport, TurnRequest
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 
@@ -35,7 +35,7 @@ class ScriptedEngine:
     texts: tuple[str, ...] = ()
     error: BaseException | None = None
     usage: Usage = field(default_factory=lambda: Usage(10, 5, cost_usd=Decimal("0.001")))
-    turns: list[ChatTurn] = field(default_factory=list)
+    turns: list[TurnRequest] = field(default_factory=list)
     registry_entries: tuple[()] = ()
 
     def resolve(self, requested: str) -> Resolution:
@@ -45,7 +45,7 @@ class ScriptedEngine:
 
     async def chat_turn(
         self,
-        turn: ChatTurn,
+        turn: TurnRequest,
         emit: Callable[[DisplayEvent], None],
         control: TurnControl | None = None,
     ) -> TurnReport:

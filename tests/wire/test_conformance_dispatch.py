@@ -1,4 +1,4 @@
-"""The dispatch conformance fixtures (SPEC §10.5) replayed against `Engine` with a scripted fake
+"""The dispatch conformance fixtures (SPEC §10.5) replayed against `Dispatcher` with a scripted fake
 provider, one §10.5 report per fixture; and proof that the runner fails wrong expectations."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from amplifier_agent.wire.conformance import FixtureReport, load_fixtures, replay_fixture
-from amplifier_agent.wire.conformance_checks import Observed
 from testkit import FakeUpstream, Reply
+from testkit.conformance import FixtureReport, load_fixtures, replay_fixture
+from testkit.conformance_checks import Observed
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "conformance" / "fixtures" / "dispatch"

@@ -1,4 +1,4 @@
-"""`Engine.dispatch` and `Engine.handle` without a model call: the version rule, capability
+"""`Dispatcher.dispatch` and `Dispatcher.handle` without a model call: the version rule, capability
 negotiation, JSON-RPC error shapes, session bookkeeping and the agent lifecycle (SPEC §10.2-10.3).
 """
 
@@ -13,7 +13,7 @@ import pytest
 
 from amplifier_agent.config.paths import layout, workspace_slug
 from amplifier_agent.engine import HostConfig, parse_host_config
-from amplifier_agent.wire.dispatch import Engine
+from amplifier_agent.wire.dispatch import Dispatcher
 from amplifier_agent.wire.events import DISPLAY_EVENT_TYPES
 from amplifier_agent.wire.protocol import PROTOCOL_VERSION, RpcError
 
@@ -33,15 +33,15 @@ def init_params(**extra: Any) -> dict[str, Any]:
     return params
 
 
-async def rpc_error(engine: Engine, method: str, params: Any = None) -> RpcError:
+async def rpc_error(engine: Dispatcher, method: str, params: Any = None) -> RpcError:
     with pytest.raises(RpcError) as caught:
         await engine.dispatch(method, params)
     return caught.value
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return Engine(HostConfig(), cwd=tmp_path)
+def engine(tmp_path: Path) -> Dispatcher:
+    return Dispatcher(HostConfig(), cwd=tmp_path)
 
 
 def test_the_protocol_version_is_re_exported() -> None:
@@ -49,7 +49,7 @@ def test_the_protocol_version_is_re_exported() -> None:
 
 
 @pytest.mark.parametrize("received", ["0.2.0", "0.3.1", "0.3", " 0.3.0", "0.3.0-rc1"])
-async def test_a_version_mismatch_names_both_versions(engine: Engine, received: str) -> None:
+async def test_a_version_mismatch_names_both_versions(engine: Dispatcher, received: str) -> None:
     error = await rpc_error(engine, "initialize", init_params(protocolVersion=received))
 
     assert error.code == -32000
@@ -63,8 +63,8 @@ async def test_a_version_mismatch_names_both_versions(engine: Engine, received: 
 
 
 async def test_only_allow_protocol_skew_true_overrides(tmp_path: Path) -> None:
-    strict = Engine(parse_host_config({"allowProtocolSkew": False}), cwd=tmp_path)
-    lenient = Engine(parse_host_config({"allowProtocolSkew": True}), cwd=tmp_path)
+    strict = Dispatcher(parse_host_config({"allowProtocolSkew": False}), cwd=tmp_path)
+    lenient = Dispatcher(parse_host_config({"allowProtocolSkew": True}), cwd=tmp_path)
 
     error = await rpc_error(strict, "initialize", init_params(protocolVersion="0.2.0"))
     result = await lenient.dispatch("initialize", init_params(protocolVersion="0.2.0"))
@@ -73,7 +73,7 @@ async def test_only_allow_protocol_skew_true_overrides(tmp_path: Path) -> None:
     assert result["serverInfo"] == {"name": "amplifier-agent", "version": "0.8.0"}
 
 
-async def test_the_initialize_param_allows_skew_without_host_config(engine: Engine) -> None:
+async def test_the_initialize_param_allows_skew_without_host_config(engine: Dispatcher) -> None:
     skewed = init_params(protocolVersion="0.2.0", allowProtocolSkew=True)
     refused = init_params(protocolVersion="0.2.0", allowProtocolSkew=False)
 
@@ -84,7 +84,7 @@ async def test_the_initialize_param_allows_skew_without_host_config(engine: Engi
     assert result["serverInfo"] == {"name": "amplifier-agent", "version": "0.8.0"}
 
 
-async def test_a_non_boolean_allow_protocol_skew_param_is_invalid(engine: Engine) -> None:
+async def test_a_non_boolean_allow_protocol_skew_param_is_invalid(engine: Dispatcher) -> None:
     params = init_params(protocolVersion="0.2.0", allowProtocolSkew="yes")
 
     error = await rpc_error(engine, "initialize", params)
@@ -94,7 +94,7 @@ async def test_a_non_boolean_allow_protocol_skew_param_is_invalid(engine: Engine
 
 
 async def test_a_missing_mcp_config_path_warns_and_the_session_opens(
-    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    engine: Dispatcher, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     missing = tmp_path / "no-such-mcp.json"
 
@@ -113,7 +113,7 @@ async def test_without_a_host_config_the_engine_loads_it_like_run(
     path.write_text(json.dumps({"allowProtocolSkew": True}))
     monkeypatch.setenv("AMPLIFIER_AGENT_CONFIG", str(path))
 
-    result = await Engine(cwd=tmp_path).dispatch("initialize", init_params(protocolVersion="9"))
+    result = await Dispatcher(cwd=tmp_path).dispatch("initialize", init_params(protocolVersion="9"))
 
     assert result["sessionState"]["resumed"] is False
 
@@ -125,7 +125,7 @@ async def test_a_broken_host_config_is_a_config_validation_error(
     path.write_text("{not json")
     monkeypatch.setenv("AMPLIFIER_AGENT_CONFIG", str(path))
 
-    error = await rpc_error(Engine(cwd=tmp_path), "initialize", init_params())
+    error = await rpc_error(Dispatcher(cwd=tmp_path), "initialize", init_params())
 
     assert error.code == -32602
     assert error.data is not None and error.data["code"] == "config_validation"
@@ -142,7 +142,7 @@ async def test_a_broken_host_config_is_a_config_validation_error(
     ],
 )
 async def test_capabilities_are_the_sorted_intersection(
-    engine: Engine, client: dict[str, Any], actions: list[str], events: list[str]
+    engine: Dispatcher, client: dict[str, Any], actions: list[str], events: list[str]
 ) -> None:
     result = await engine.dispatch("initialize", init_params(capabilities=client))
 
@@ -172,7 +172,7 @@ async def test_capabilities_are_the_sorted_intersection(
     ],
 )
 async def test_bad_initialize_params_are_invalid_params(
-    engine: Engine, params: dict[str, Any]
+    engine: Dispatcher, params: dict[str, Any]
 ) -> None:
     error = await rpc_error(engine, "initialize", params)
 
@@ -186,7 +186,7 @@ async def test_bad_initialize_params_are_invalid_params(
 
 
 async def test_initialize_mints_a_session_in_the_cwd_workspace(
-    engine: Engine, tmp_path: Path
+    engine: Dispatcher, tmp_path: Path
 ) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -199,7 +199,7 @@ async def test_initialize_mints_a_session_in_the_cwd_workspace(
     assert json.loads((directory / "metadata.json").read_text())["cwd"] == str(project.resolve())
 
 
-async def test_initialize_resume_requires_an_existing_session(engine: Engine) -> None:
+async def test_initialize_resume_requires_an_existing_session(engine: Dispatcher) -> None:
     error = await rpc_error(engine, "initialize", init_params(sessionId="nowhere", resume=True))
 
     assert error.code == -32000
@@ -207,14 +207,14 @@ async def test_initialize_resume_requires_an_existing_session(engine: Engine) ->
     assert (await rpc_error(engine, "cache/info")).data is not None
 
 
-async def test_initialize_rejects_a_traversing_session_id(engine: Engine) -> None:
+async def test_initialize_rejects_a_traversing_session_id(engine: Dispatcher) -> None:
     error = await rpc_error(engine, "initialize", init_params(sessionId="../../etc"))
 
     assert error.code == -32000
     assert error.data is not None and error.data["code"] == "invalid_session"
 
 
-async def test_sessions_are_created_once_and_ended_once(engine: Engine, tmp_path: Path) -> None:
+async def test_sessions_are_created_once_and_ended_once(engine: Dispatcher, tmp_path: Path) -> None:
     await engine.dispatch("initialize", init_params())
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -234,7 +234,7 @@ async def test_sessions_are_created_once_and_ended_once(engine: Engine, tmp_path
     assert json.loads(metadata.read_text())["cwd"] == str(elsewhere.resolve())
 
 
-async def test_session_create_rejects_a_missing_cwd(engine: Engine) -> None:
+async def test_session_create_rejects_a_missing_cwd(engine: Dispatcher) -> None:
     await engine.dispatch("initialize", init_params())
 
     error = await rpc_error(engine, "session/create", {"cwd": "/definitely/not/here"})
@@ -242,7 +242,7 @@ async def test_session_create_rejects_a_missing_cwd(engine: Engine) -> None:
     assert error.code == -32602
 
 
-async def test_cache_info_lists_cached_model_lists(engine: Engine) -> None:
+async def test_cache_info_lists_cached_model_lists(engine: Dispatcher) -> None:
     cache = layout().models_cache_dir
     cache.mkdir(parents=True)
     (cache / "anthropic.json").write_text(
@@ -258,7 +258,7 @@ async def test_cache_info_lists_cached_model_lists(engine: Engine) -> None:
     }
 
 
-async def test_shutdown_makes_every_later_call_agent_not_ready(engine: Engine) -> None:
+async def test_shutdown_makes_every_later_call_agent_not_ready(engine: Dispatcher) -> None:
     await engine.dispatch("initialize", init_params(sessionId="s-open"))
 
     assert await engine.dispatch("agent/shutdown", {}) == {}
@@ -275,7 +275,7 @@ async def test_shutdown_makes_every_later_call_agent_not_ready(engine: Engine) -
 
 
 async def test_unknown_methods_are_method_not_found_even_before_initialize(
-    engine: Engine,
+    engine: Dispatcher,
 ) -> None:
     error = await rpc_error(engine, "turn/interrupt", {})
 
@@ -296,7 +296,7 @@ async def test_unknown_methods_are_method_not_found_even_before_initialize(
     ],
 )
 async def test_malformed_requests_are_wire_protocol_violations(
-    engine: Engine, message: Any
+    engine: Dispatcher, message: Any
 ) -> None:
     response = await engine.handle(message)
 
@@ -310,7 +310,7 @@ async def test_malformed_requests_are_wire_protocol_violations(
 
 
 async def test_handle_answers_requests_and_stays_silent_for_notifications(
-    engine: Engine,
+    engine: Dispatcher,
 ) -> None:
     answered = await engine.handle(
         {"jsonrpc": "2.0", "id": "a", "method": "initialize", "params": init_params()}
@@ -328,7 +328,7 @@ async def test_handle_answers_requests_and_stays_silent_for_notifications(
     }
 
 
-async def test_turn_submit_params_are_checked_before_the_turn(engine: Engine) -> None:
+async def test_turn_submit_params_are_checked_before_the_turn(engine: Dispatcher) -> None:
     await engine.dispatch("initialize", init_params(sessionId="s-params"))
     base = {"sessionId": "s-params", "turnId": "turn-1", "prompt": "hi"}
 

@@ -12,7 +12,7 @@ import pytest
 
 from amplifier_agent.config.paths import layout, workspace_slug
 from amplifier_agent.engine import HostConfig, parse_host_config
-from amplifier_agent.wire.dispatch import Engine
+from amplifier_agent.wire.dispatch import Dispatcher
 from amplifier_agent.wire.events import DISPLAY_EVENT_TYPES
 from amplifier_agent.wire.protocol import PROTOCOL_VERSION, RpcError
 from testkit import FakeUpstream, Reply, reply_text, reply_tool_calls
@@ -26,13 +26,13 @@ def anthropic_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Host:
-    """An Engine plus every notification it delivered."""
+    """A Dispatcher plus every notification it delivered."""
 
     def __init__(self, fake: FakeUpstream, cwd: Path, config: dict[str, Any] | None = None):
         self.fake = fake
         self.cwd = cwd
         self.notes: list[dict[str, Any]] = []
-        self.engine = Engine(parse_host_config(config or {}), notify=self.notes.append, cwd=cwd)
+        self.engine = Dispatcher(parse_host_config(config or {}), notify=self.notes.append, cwd=cwd)
 
     async def start(self, session_id: str = "s-1", **extra: Any) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -221,7 +221,7 @@ async def test_a_failing_notify_callback_does_not_break_the_turn(
     def explode(note: dict[str, Any]) -> None:
         raise RuntimeError("host bug")
 
-    engine = Engine(HostConfig(), notify=explode, cwd=tmp_path)
+    engine = Dispatcher(HostConfig(), notify=explode, cwd=tmp_path)
     fake_upstream.enqueue(reply_text("Still fine."))
     params = {
         "protocolVersion": PROTOCOL_VERSION,

@@ -25,11 +25,11 @@ from amplifier_agent.core.events import (
     UsageReported,
 )
 from amplifier_agent.core.usage import Usage
-from amplifier_agent.wire.conformance import load_fixtures
-from amplifier_agent.wire.conformance_checks import Observed
 from amplifier_agent.wire.events import DISPLAY_EVENT_TYPES, to_notification
 from amplifier_agent.wire.protocol import WIRE_CODES
 from testkit import FakeUpstream
+from testkit.conformance import load_fixtures
+from testkit.conformance_checks import Observed
 from tests.wire.schemas import (
     RESULT_SCHEMAS,
     SCHEMAS,

@@ -33,6 +33,7 @@ from amplifier_agent.core.errors import AmplifierError, exit_code_for
 
 if TYPE_CHECKING:
     from amplifier_agent import engine
+    from amplifier_agent.cli.run_turn import RunCommand
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,9 +73,10 @@ def run(prompt: str | None, **options: Any) -> None:
 
 def _preboot(
     prompt: str | None, options: dict[str, Any], flags: Flags, correlation_id: str
-) -> engine.CliTurn:
+) -> RunCommand:
     # Imported here, not at the top: `run --help` must not pay for the engine and its SDKs.
     from amplifier_agent import engine
+    from amplifier_agent.cli.run_turn import RunCommand
 
     checked_prompt = check_argv(flags, prompt)
     check_session_flags(flags, options["session_id"])
@@ -96,7 +98,7 @@ def _preboot(
     session_mode: engine.SessionMode = (
         "resume" if flags.resume else "fresh" if flags.fresh else "auto"
     )
-    return engine.CliTurn(
+    return RunCommand(
         prompt=checked_prompt,
         cwd=cwd,
         workspace=workspace,
@@ -175,9 +177,9 @@ _LOG_LEVELS: dict[Verbosity, str] = {
 }
 
 
-def _run_turn(turn: engine.CliTurn, options: dict[str, Any], flags: Flags) -> int:
+def _run_turn(command: RunCommand, options: dict[str, Any], flags: Flags) -> int:
     from amplifier_agent import engine
-    from amplifier_agent.engine.cli_turn import failure_report, now_iso
+    from amplifier_agent.cli.run_turn import failure_report, run_turn
 
     verbosity = _verbosity(flags)
     configure_logging(
@@ -186,17 +188,30 @@ def _run_turn(turn: engine.CliTurn, options: dict[str, Any], flags: Flags) -> in
     printer = EventPrinter(mode=options["display"].lower(), verbosity=verbosity)
     started = time.monotonic()
     received: list[int] = []
-    started_at = now_iso()
+    started_at = engine.now_iso()
+    service = command.service()
     with redirect_stdout(sys.stderr) if options["output"] == "json" else nullcontext():
         try:
-            report = asyncio.run(_turn_with_signals(engine.run_cli_turn(turn, printer), received))
+            turn = run_turn(command, service, printer)
+            report = asyncio.run(_turn_with_signals(turn, received))
         except asyncio.CancelledError:
             return _interrupted(received)
         except Exception as exc:  # the face's outermost edge: even a bug gets an error envelope
-            report = failure_report(turn, exc, started_at)
+            report = failure_report(command, service, exc)
+    ended_at = engine.now_iso()
     exit_code = 0 if report.error is None else exit_code_for(report.error.code)
-    _emit_result(report, options["output"], int((time.monotonic() - started) * 1000))
-    engine.write_audit(turn, report, exit_code)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    _emit_result(report, command.correlation_id, options["output"], duration_ms)
+    engine.write_audit(
+        command.workspace,
+        report.session_id,
+        report.turn_id,
+        argv=command.argv,
+        exit_code=exit_code,
+        correlation_id=command.correlation_id,
+        started_at=started_at,
+        ended_at=ended_at,
+    )
     return exit_code
 
 
@@ -222,7 +237,9 @@ def _interrupted(received: list[int]) -> int:
     return 130
 
 
-def _emit_result(report: engine.CliReport, output: str, duration_ms: int) -> None:
+def _emit_result(
+    report: engine.TurnReport, correlation_id: str, output: str, duration_ms: int
+) -> None:
     error = report.error
     if error is not None:
         click.echo(f"[error] {error.code}: {error.message}", err=True)
@@ -239,7 +256,7 @@ def _emit_result(report: engine.CliReport, output: str, duration_ms: int) -> Non
         reply=report.reply,
         usage=report.usage,
         duration_ms=duration_ms,
-        correlation_id=report.correlation_id,
+        correlation_id=correlation_id,
         error=env_error,
     )
     _write_stdout(orjson.dumps(document).decode() + "\n")

@@ -26,7 +26,7 @@ from amplifier_agent.cli.serve_state import (
     remove_state,
     write_state,
 )
-from amplifier_agent.engine import HostConfig, Problem, ServerEngine, load_providers
+from amplifier_agent.engine import EngineService, HostConfig, Problem, load_providers
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 from amplifier_agent.server.connection import protocol_with
@@ -52,7 +52,7 @@ def bind_socket(options: ServeOptions) -> socket.socket:
     return sock
 
 
-def state_for(options: ServeOptions, engine: ServerEngine, port: int) -> ServeState:
+def state_for(options: ServeOptions, engine: EngineService, port: int) -> ServeState:
     pid = os.getpid()
     summary = engine.providers_summary()
     return ServeState(
@@ -155,12 +155,12 @@ async def start_and_serve(options: ServeOptions, host_config: HostConfig) -> lis
         await loaded.pool.aclose()
         code = "port_in_use" if exc.errno == errno.EADDRINUSE else "bind_failed"
         return [Problem(code, f"cannot bind {options.bind}:{options.port}: {exc.strerror}")]
-    engine = ServerEngine(host_config, loaded, options.workspace, Path.cwd())
+    engine = EngineService(host_config, loaded, options.workspace, Path.cwd())
     await serve(options, engine, sock)
     return []
 
 
-async def serve(options: ServeOptions, engine: ServerEngine, sock: socket.socket) -> None:
+async def serve(options: ServeOptions, engine: EngineService, sock: socket.socket) -> None:
     """Write the state file, print the banner and serve until a signal ends it."""
     port = sock.getsockname()[1]
     state = state_for(options, engine, port)

@@ -24,7 +24,7 @@ from amplifier_agent.config.host_config import HostConfig, load_host_config
 from amplifier_agent.core.errors import AmplifierError, exit_code_for
 
 if TYPE_CHECKING:
-    from amplifier_agent.wire.dispatch import Engine, Notify
+    from amplifier_agent.wire.dispatch import Dispatcher, Notify
 
 DRAIN_ENV = "AMPLIFIER_AGENT_STDIO_DRAIN_TIMEOUT_S"
 DEFAULT_DRAIN_S = 3.0
@@ -85,16 +85,16 @@ async def _serve(settings: StdioSettings) -> None:
     from amplifier_agent.wire.stdio import StdioServer
     from amplifier_agent.wire.stdio_io import FrameWriter, read_lines
 
-    def make_engine(notify: Notify) -> Engine:
-        from amplifier_agent.wire.dispatch import Engine
+    def make_dispatcher(notify: Notify) -> Dispatcher:
+        from amplifier_agent.wire.dispatch import Dispatcher
 
-        return Engine(
+        return Dispatcher(
             settings.host_config, notify=notify, cwd=settings.cwd, workspace=settings.workspace
         )
 
     requests, responses = _protocol_fds()
     writer = FrameWriter(responses)
-    server = StdioServer(make_engine, writer.send, drain_s=_drain_seconds())
+    server = StdioServer(make_dispatcher, writer.send, drain_s=_drain_seconds())
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.stop)

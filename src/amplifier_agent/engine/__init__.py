@@ -1,8 +1,9 @@
 """The composition root: the one place that builds providers, tools, the store and the loop from
-configuration. Every face (CLI, HTTP, wire) calls this package and nothing below it.
+configuration. Every face (CLI, HTTP, wire) runs its turns through one `EngineService` and calls
+nothing below this package.
 
 Exports are resolved on first use (module `__getattr__`): a one-turn `run` process must not pay
-for the server engine, the dispatcher or the diagnostics it never touches.
+for the server's start-up, the dispatcher or the diagnostics it never touches.
 """
 
 from __future__ import annotations
@@ -11,17 +12,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from amplifier_agent.agent.approval import Asker
     from amplifier_agent.agent.run import CallOptions
     from amplifier_agent.config.host_config import HostConfig, load_host_config, parse_host_config
-    from amplifier_agent.engine.cli_turn import (
-        CliReport,
-        CliTurn,
-        SessionMode,
-        run_cli_turn,
-        select_provider_module,
-        validate_session_id,
-        write_audit,
-    )
+    from amplifier_agent.engine.audit import now_iso, write_audit
     from amplifier_agent.engine.diagnostics import (
         Probe,
         mcp_sdk_probe,
@@ -31,97 +25,112 @@ if TYPE_CHECKING:
     from amplifier_agent.engine.dispatch_turn import (
         DispatchOptions,
         DispatchSessions,
-        DispatchTurn,
-        OpenedSession,
         cache_summary,
         dispatch_options,
     )
+    from amplifier_agent.engine.open_sessions import SessionBusy, SessionMode
     from amplifier_agent.engine.providers import (
         ProviderPool,
         build_provider,
         list_provider_models,
         resolve_provider_settings,
+        select_provider_module,
     )
-    from amplifier_agent.engine.server_engine import ChatTurn, ServerEngine, SessionBusy
     from amplifier_agent.engine.server_setup import (
         LoadedProviders,
         Problem,
         load_providers,
         providers_problems,
     )
+    from amplifier_agent.engine.service import DISPATCH_POLICY, HTTP_POLICY, EngineService
     from amplifier_agent.engine.toolbox import skill_listing
-    from amplifier_agent.engine.turn import TurnControl, TurnReport
+    from amplifier_agent.engine.turn_record import internal_error
+    from amplifier_agent.engine.turn_types import (
+        OpenedSession,
+        ResolvedModel,
+        TurnControl,
+        TurnPolicy,
+        TurnReport,
+        TurnRequest,
+    )
+    from amplifier_agent.store.ids import validate_session_id
 
 #: Each export and the module that defines it.
 _EXPORTS: dict[str, str] = {
+    "Asker": "amplifier_agent.agent.approval",
     "CallOptions": "amplifier_agent.agent.run",
-    "ChatTurn": "amplifier_agent.engine.server_engine",
-    "CliReport": "amplifier_agent.engine.cli_turn",
-    "CliTurn": "amplifier_agent.engine.cli_turn",
+    "DISPATCH_POLICY": "amplifier_agent.engine.service",
     "DispatchOptions": "amplifier_agent.engine.dispatch_turn",
     "DispatchSessions": "amplifier_agent.engine.dispatch_turn",
-    "DispatchTurn": "amplifier_agent.engine.dispatch_turn",
+    "EngineService": "amplifier_agent.engine.service",
+    "HTTP_POLICY": "amplifier_agent.engine.service",
     "HostConfig": "amplifier_agent.config.host_config",
     "LoadedProviders": "amplifier_agent.engine.server_setup",
-    "OpenedSession": "amplifier_agent.engine.dispatch_turn",
+    "OpenedSession": "amplifier_agent.engine.turn_types",
     "Probe": "amplifier_agent.engine.diagnostics",
     "Problem": "amplifier_agent.engine.server_setup",
     "ProviderPool": "amplifier_agent.engine.providers",
-    "ServerEngine": "amplifier_agent.engine.server_engine",
-    "SessionBusy": "amplifier_agent.engine.server_engine",
-    "SessionMode": "amplifier_agent.engine.cli_turn",
-    "TurnControl": "amplifier_agent.engine.turn",
-    "TurnReport": "amplifier_agent.engine.turn",
+    "ResolvedModel": "amplifier_agent.engine.turn_types",
+    "SessionBusy": "amplifier_agent.engine.open_sessions",
+    "SessionMode": "amplifier_agent.engine.open_sessions",
+    "TurnControl": "amplifier_agent.engine.turn_types",
+    "TurnPolicy": "amplifier_agent.engine.turn_types",
+    "TurnReport": "amplifier_agent.engine.turn_types",
+    "TurnRequest": "amplifier_agent.engine.turn_types",
     "build_provider": "amplifier_agent.engine.providers",
     "cache_summary": "amplifier_agent.engine.dispatch_turn",
     "dispatch_options": "amplifier_agent.engine.dispatch_turn",
+    "internal_error": "amplifier_agent.engine.turn_record",
     "list_provider_models": "amplifier_agent.engine.providers",
     "load_host_config": "amplifier_agent.config.host_config",
     "load_providers": "amplifier_agent.engine.server_setup",
     "mcp_sdk_probe": "amplifier_agent.engine.diagnostics",
+    "now_iso": "amplifier_agent.engine.audit",
     "parse_host_config": "amplifier_agent.config.host_config",
     "providers_problems": "amplifier_agent.engine.server_setup",
     "resolve_provider_settings": "amplifier_agent.engine.providers",
     "routing_matrix_probe": "amplifier_agent.engine.diagnostics",
-    "run_cli_turn": "amplifier_agent.engine.cli_turn",
-    "select_provider_module": "amplifier_agent.engine.cli_turn",
+    "select_provider_module": "amplifier_agent.engine.providers",
     "session_store_round_trip": "amplifier_agent.engine.diagnostics",
     "skill_listing": "amplifier_agent.engine.toolbox",
-    "validate_session_id": "amplifier_agent.engine.cli_turn",
-    "write_audit": "amplifier_agent.engine.cli_turn",
+    "validate_session_id": "amplifier_agent.store.ids",
+    "write_audit": "amplifier_agent.engine.audit",
 }
 
 __all__ = [
+    "DISPATCH_POLICY",
+    "HTTP_POLICY",
+    "Asker",
     "CallOptions",
-    "ChatTurn",
-    "CliReport",
-    "CliTurn",
     "DispatchOptions",
     "DispatchSessions",
-    "DispatchTurn",
+    "EngineService",
     "HostConfig",
     "LoadedProviders",
     "OpenedSession",
     "Probe",
     "Problem",
     "ProviderPool",
-    "ServerEngine",
+    "ResolvedModel",
     "SessionBusy",
     "SessionMode",
     "TurnControl",
+    "TurnPolicy",
     "TurnReport",
+    "TurnRequest",
     "build_provider",
     "cache_summary",
     "dispatch_options",
+    "internal_error",
     "list_provider_models",
     "load_host_config",
     "load_providers",
     "mcp_sdk_probe",
+    "now_iso",
     "parse_host_config",
     "providers_problems",
     "resolve_provider_settings",
     "routing_matrix_probe",
-    "run_cli_turn",
     "select_provider_module",
     "session_store_round_trip",
     "skill_listing",

@@ -1,6 +1,6 @@
-"""The dispatch faces' view of the engine: the sessions one `Engine` owns (create, resume, end),
-one turn per `turn/submit` (one at a time per session, cancellable), and the settings `initialize`
-chose (SPEC §10.3).
+"""The dispatch faces' view of the engine service: the settings `initialize` chose, the sessions
+it and `session/create` open, and one turn per `turn/submit` (one at a time per session,
+cancellable) (SPEC §10.3).
 
 Dispatch turns use the host_config approval mode with `prompt` counting as `no`: no wire approval
 exists in protocol 0.3.0, and nobody could be asked.
@@ -13,44 +13,25 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from amplifier_agent.agent.approval import ApprovalPolicy
 from amplifier_agent.config.host_config import HostConfig, ProviderChoice, parse_host_config
 from amplifier_agent.config.paths import layout, resolve_workspace
-from amplifier_agent.core.errors import AmplifierError, ConfigError, SessionError
+from amplifier_agent.core.errors import AmplifierError, ConfigError
 from amplifier_agent.core.events import DisplayEvent, ErrorReported
 from amplifier_agent.core.messages import UserMessage
 from amplifier_agent.core.usage import Usage
-from amplifier_agent.engine.cli_turn import select_provider_module
 from amplifier_agent.engine.model_cache import cache_info
-from amplifier_agent.engine.providers import PoolEntry, ProviderPool, resolve_provider_settings
-from amplifier_agent.engine.server_engine import SessionBusy
-from amplifier_agent.engine.turn import (
-    TurnControl,
-    TurnReport,
-    TurnSetup,
-    execute_turn,
-    pool_entries,
-)
-from amplifier_agent.engine.usable import ProviderRef
-from amplifier_agent.store.ids import validate_session_id
+from amplifier_agent.engine.open_sessions import SessionBusy
+from amplifier_agent.engine.service import DISPATCH_POLICY, EngineService
+from amplifier_agent.engine.turn_types import OpenedSession, TurnControl, TurnReport, TurnRequest
 from amplifier_agent.store.ledger import LedgerStatus
-from amplifier_agent.store.sessions import Session, SessionStore
-
-MINTED_PREFIX = "sess-"
 
 log = logging.getLogger(__name__)
-
-
-def mint_session_id() -> str:
-    """`sess-<12 hex>`."""
-    return MINTED_PREFIX + secrets.token_hex(6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,20 +43,6 @@ class DispatchOptions:
     workspace: str
     provider: ProviderChoice
     mcp_config_path: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OpenedSession:
-    session_id: str
-    resumed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchTurn:
-    session_id: str
-    turn_id: str
-    prompt: str
-    attachments: tuple[Mapping[str, Any], ...] = ()
 
 
 def dispatch_options(
@@ -131,12 +98,6 @@ def cache_summary() -> dict[str, Any]:
     return {"root": str(layout().models_cache_dir.parent), "models": cache_info()}
 
 
-@dataclass(frozen=True, slots=True)
-class _Live:
-    session: Session
-    cwd: Path
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class _Running:
     turn_id: str
@@ -158,80 +119,47 @@ class _Running:
 
 
 class DispatchSessions:
-    """The sessions of one dispatch `Engine`; ended ids stay known, so using one again is
-    `stale_session`."""
+    """The dispatch faces' sessions and turns over one engine service: sessions opened by
+    `initialize` and `session/create`, one cancellable turn at a time per session."""
 
     def __init__(self, host_config: HostConfig, options: DispatchOptions) -> None:
-        self.host_config = host_config
-        self.options = options
-        self._live: dict[str, _Live] = {}
-        self._ended: set[str] = set()
+        self.service = EngineService(host_config)
+        self.configure(host_config, options)
         #: The turn each session runs now, by session id (one at a time).
         self._running: dict[str, _Running] = {}
-        self._closed = False
-        #: Provider clients kept across turns (building one costs more than a fast turn), and
-        #: the entries they were built from; pools replaced by a new configuration are closed
-        #: at shutdown, once no turn can still be using them.
-        self._pool: tuple[dict[str, PoolEntry], ProviderPool] | None = None
-        self._retired: list[ProviderPool] = []
 
     def configure(self, host_config: HostConfig, options: DispatchOptions) -> None:
         """A repeated `initialize`: later turns use the new settings; sessions stay."""
         self.host_config, self.options = host_config, options
-
-    def _store(self) -> SessionStore:
-        return SessionStore(layout().workspaces_dir, self.options.workspace)
+        self.service.configure(
+            dataclasses.replace(host_config, provider=options.provider),
+            options.workspace,
+            options.cwd,
+            mcp_fallback_path=options.mcp_config_path,
+        )
 
     def open(self, session_id: str | None, *, resume: bool) -> OpenedSession:
         """`initialize`'s session: resumed when a transcript exists anywhere (required with
         `resume`), else started in the current workspace; without an id one is minted."""
-        if session_id is None:
-            return OpenedSession(self.create(None, None), resumed=False)
-        self._check_not_ended(validate_session_id(session_id))
-        store = self._store()
-        found = store.find(session_id)
-        if found is None and resume:
-            raise SessionError(
-                f"no session {session_id!r} in any workspace", code="session_not_found"
-            )
-        session = found or store.create(session_id, str(self.options.cwd))
-        self._live.setdefault(session_id, _Live(session, self.options.cwd))
-        return OpenedSession(session_id, resumed=found is not None)
+        return self.service.open_session(session_id, "resume" if resume else "auto")
 
     def create(self, session_id: str | None, cwd: str | None) -> str:
         """`session/create`: a new session; a malformed or existing id is `invalid_session`."""
-        directory = _directory(cwd) if cwd is not None else self.options.cwd
-        store = self._store()
-        if session_id is None:
-            session_id = mint_session_id()
-        validate_session_id(session_id)
-        known = session_id in self._live or session_id in self._ended
-        if known or store.session_dir(session_id).exists() or store.find(session_id):
-            raise SessionError(f"session {session_id!r} already exists", code="invalid_session")
-        self._live[session_id] = _Live(store.create(session_id, str(directory)), directory)
-        return session_id
+        directory = _directory(cwd) if cwd is not None else None
+        return self.service.open_session(session_id, "new", directory).session_id
 
     def end(self, session_id: str) -> None:
         """`session/end`: later use of the id is `stale_session`; an unknown id is
         `session_not_found`."""
-        self._check_not_ended(session_id)
-        if self._live.pop(session_id, None) is None:
-            raise SessionError(f"no open session {session_id!r}", code="session_not_found")
-        self._ended.add(session_id)
-
-    def _check_not_ended(self, session_id: str) -> None:
-        if session_id in self._ended:
-            raise SessionError(f"session {session_id!r} has ended", code="stale_session")
-
-    def _check_open(self, session_id: str) -> None:
-        if self._closed:
-            raise AmplifierError("the agent has shut down", code="agent_not_ready")
-        self._check_not_ended(session_id)
-        if session_id not in self._live:
-            raise SessionError(f"no open session {session_id!r}", code="session_not_found")
+        self.service.end_session(session_id)
 
     async def run_turn(
-        self, turn: DispatchTurn, emit: Callable[[DisplayEvent], None]
+        self,
+        session_id: str,
+        turn_id: str,
+        prompt: str,
+        attachments: Sequence[Mapping[str, Any]],
+        emit: Callable[[DisplayEvent], None],
     ) -> TurnReport:
         """One turn, ending with exactly one `result/final` or one unrecoverable `error` event.
 
@@ -239,14 +167,18 @@ class DispatchSessions:
         (`session_busy`), empty prompt) raise before anything is emitted; a turn cut short by
         `shutdown` raises `agent_not_ready`, one stopped by `cancel` raises `cancelled`.
         """
-        self._check_open(turn.session_id)
-        if turn.session_id in self._running:
-            raise SessionBusy(f"session '{turn.session_id}' is busy with another turn")
-        live = self._live[turn.session_id]
-        content = prompt_with_attachments(turn.prompt, turn.attachments)
+        opened = self.service.session(session_id)
+        if session_id in self._running:
+            raise SessionBusy(f"session '{session_id}' is busy with another turn")
+        request = TurnRequest(
+            request_id=str(uuid.uuid4()),
+            prompt=UserMessage(prompt_with_attachments(prompt, attachments)),
+            session=opened,
+            turn_id=turn_id,
+        )
         control, started = TurnControl(), asyncio.Event()
-        task = asyncio.ensure_future(self._turn(live, turn, content, control, started, emit))
-        self._running[turn.session_id] = _Running(turn.turn_id, task, control, started)
+        task = asyncio.ensure_future(self._turn(request, control, started, emit))
+        self._running[session_id] = _Running(turn_id, task, control, started)
         try:
             return await task
         except asyncio.CancelledError:
@@ -255,88 +187,47 @@ class DispatchSessions:
                 raise
             raise _stopped(control.cancel_status) from None
         finally:
-            del self._running[turn.session_id]
+            del self._running[session_id]
 
     async def cancel(self, session_id: str, turn_id: str | None) -> str | None:
         """`turn/cancel`: stop the session's running turn (only if it is `turn_id`, when given)
         and return its id once it is recorded as cancelled; None when no such turn runs.
 
         A turn still running in a session ended meanwhile can be cancelled too."""
-        if self._closed:
+        if self.service.sessions.closed:
             raise AmplifierError("the agent has shut down", code="agent_not_ready")
         running = self._running.get(session_id)
         if running is None:
-            self._check_open(session_id)
+            self.service.session(session_id)
         if running is None or turn_id not in (None, running.turn_id):
             return None
         return running.turn_id if await running.stop("cancelled") else None
 
     async def _turn(
         self,
-        live: _Live,
-        turn: DispatchTurn,
-        content: str,
+        request: TurnRequest,
         control: TurnControl,
         started: asyncio.Event,
         emit: Callable[[DisplayEvent], None],
     ) -> TurnReport:
         started.set()
         try:
-            config, active = self._active_provider()
-            history, _ = live.session.load_repaired()
+            request = dataclasses.replace(request, model=self.service.active_model())
+            return await self.service.run_turn(request, emit, DISPATCH_POLICY, control)
         except AmplifierError as error:
             emit(ErrorReported(error.code, error.message, recoverable=False))
-            return TurnReport(turn.session_id, turn.turn_id, "", Usage(), 0, error=error)
-        setup = TurnSetup(
-            face="dispatch",
-            cwd=live.cwd,
-            workspace=live.session.workspace,
-            turn_id=turn.turn_id,
-            request_id=str(uuid.uuid4()),
-            host_config=config,
-            active=active,
-            approval=self._approval(),
-            new_messages=(UserMessage(content),),
-            history=tuple(history),
-            session=live.session,
-            mcp_fallback_path=self.options.mcp_config_path,
-            control=control,
-            pool=self._pool_for(config, active),
-        )
-        return await execute_turn(setup, emit)
-
-    def _active_provider(self) -> tuple[HostConfig, ProviderRef]:
-        """Mirror `run`: the chosen module, else auto-detection; its credential must resolve."""
-        choice = self.options.provider
-        config = dataclasses.replace(self.host_config, provider=choice)
-        module = select_provider_module(config)
-        resolve_provider_settings(module, module, choice.config)
-        return config, ProviderRef(module, module, choice.config)
-
-    def _pool_for(self, config: HostConfig, active: ProviderRef) -> ProviderPool:
-        entries = pool_entries(config, active)
-        if self._pool is not None and self._pool[0] == entries:
-            return self._pool[1]
-        if self._pool is not None:
-            self._retired.append(self._pool[1])
-        self._pool = (entries, ProviderPool(entries))
-        return self._pool[1]
-
-    def _approval(self) -> ApprovalPolicy:
-        approval = self.host_config.approval
-        return ApprovalPolicy.build("yes" if approval.mode == "yes" else "no", approval.patterns)
+            assert request.session is not None and request.turn_id is not None
+            return TurnReport(
+                request.session.session_id, request.turn_id, "", Usage(), 0, error=error
+            )
 
     async def shutdown(self) -> None:
         """Cancel running turns (recorded as `shutdown`) and end every session."""
-        self._closed = True
+        self.service.sessions.closed = True
         running = list(self._running.values())
         await asyncio.gather(*(entry.stop("shutdown") for entry in running))
-        self._ended.update(self._live)
-        self._live.clear()
-        pools = [*self._retired, *([self._pool[1]] if self._pool else [])]
-        self._pool, self._retired = None, []
-        for pool in pools:
-            await pool.aclose()
+        self.service.sessions.close()
+        await self.service.aclose()
 
 
 def _stopped(status: LedgerStatus) -> AmplifierError:
@@ -373,10 +264,7 @@ def prompt_with_attachments(prompt: str, attachments: Sequence[Mapping[str, Any]
 __all__ = [
     "DispatchOptions",
     "DispatchSessions",
-    "DispatchTurn",
-    "OpenedSession",
     "cache_summary",
     "dispatch_options",
-    "mint_session_id",
     "prompt_with_attachments",
 ]

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from amplifier_agent.config.credentials import CredentialResolver
+from amplifier_agent.config.host_config import HostConfig
+from amplifier_agent.config.provider_select import select_run_provider
 from amplifier_agent.core.catalog import KNOWN_PROVIDERS, ProviderSpec
 from amplifier_agent.core.errors import (
     ConfigError,
@@ -29,6 +31,7 @@ __all__ = [
     "build_provider",
     "list_provider_models",
     "resolve_provider_settings",
+    "select_provider_module",
 ]
 
 STALL_TIMEOUT_ENV = "AMPLIFIER_AGENT_STALL_TIMEOUT_S"
@@ -181,3 +184,8 @@ class ProviderPool:
         built, self._built = list(self._built.values()), {}
         for provider in built:
             await provider.aclose()
+
+
+def select_provider_module(config: HostConfig) -> str:
+    """§7.2 step 2: `provider.module`, else the first provider whose credential resolves."""
+    return select_run_provider(config.provider, CredentialResolver()).module

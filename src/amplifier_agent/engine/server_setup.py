@@ -40,6 +40,9 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class LoadedProviders:
+    """Every declared provider built and listed at a server's start-up: the long-lived pool, the
+    served-models registry and each provider's listing."""
+
     pool: ProviderPool
     registry: Registry
     listings: dict[str, list[ModelInfo]]

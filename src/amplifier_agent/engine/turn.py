@@ -1,7 +1,7 @@
 """One turn on any face: providers, routing, tools, the loop, and persisting what happened.
 
-Faces describe the turn (`TurnSetup`) and receive display events and a `TurnReport`; they never
-touch the loop, the tools or the store directly.
+The engine service resolves each face's request into a `TurnSetup`; the face receives display
+events and a `TurnReport`, and never touches the loop, the tools or the store directly.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Recording a turn as it ends: the transcript tail (partial text included), the session
-metadata and one ledger line — on success, failure and cancellation alike."""
+metadata and one ledger line — on success, failure and cancellation alike; and the ledger line
+of a turn that could not start."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from amplifier_agent.agent.run import TurnOutcome
 from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError, StorageError, storage_error
 from amplifier_agent.core.messages import AssistantMessage
+from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine.store_writer import offload_last
-from amplifier_agent.engine.turn_types import Running, TurnReport
+from amplifier_agent.engine.turn_types import Face, Running, TurnReport
 from amplifier_agent.providers.pricing import price_call
 from amplifier_agent.store.ledger import LedgerRecord, LedgerStatus, append_ledger
 from amplifier_agent.store.metadata import LastTurn
@@ -21,6 +23,36 @@ log = logging.getLogger(__name__)
 
 def internal_error(exc: BaseException) -> AmplifierError:
     return AmplifierError(f"{type(exc).__name__}: {exc}", code="internal")
+
+
+def record_unstarted(
+    face: Face,
+    workspace: str,
+    session_id: str,
+    turn_id: str,
+    request_id: str,
+    *,
+    provider: str,
+    error: AmplifierError,
+) -> TurnReport:
+    """A turn that failed before it could start is still a turn: it gets its ledger line."""
+    append_ledger(
+        layout().usage_ledger,
+        LedgerRecord.from_usage(
+            Usage(),
+            face=face,
+            workspace=workspace,
+            session_id=session_id,
+            turn_id=turn_id,
+            request_id=request_id,
+            status="failed",
+            provider=provider,
+            model="",
+            usage_estimated=False,
+            duration_ms=0,
+        ),
+    )
+    return TurnReport(session_id, turn_id, "", Usage(), 0, error=error)
 
 
 _LAST_TURN: dict[LedgerStatus, LastTurn] = {

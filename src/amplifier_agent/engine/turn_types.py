@@ -1,5 +1,6 @@
-"""The shapes of one turn: what a face decides before it (`TurnSetup`), how it may be cancelled
-(`TurnControl`), what it reports (`TurnReport`), and the working objects while it runs."""
+"""The shapes of one turn: what a face asks for (`TurnRequest`) under which rules
+(`TurnPolicy`), how it may be cancelled (`TurnControl`), what it reports (`TurnReport`); and,
+inside the engine, the turn fully resolved (`TurnSetup`) and its working objects (`Running`)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from amplifier_agent.agent.approval import ApprovalPolicy
+from amplifier_agent.agent.approval import ApprovalMode, ApprovalPolicy, Asker
 from amplifier_agent.agent.routing import ModelChoice, UsableProvider
 from amplifier_agent.agent.run import CallOptions, TurnState
 from amplifier_agent.config.host_config import HostConfig
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import DisplayEvent
-from amplifier_agent.core.messages import Message, ToolCall, ToolSpec
+from amplifier_agent.core.messages import Message, ToolCall, ToolSpec, UserMessage
 from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine.providers import ProviderPool
 from amplifier_agent.engine.store_writer import StoreWriter
@@ -27,6 +28,88 @@ from amplifier_agent.store.sessions import Session
 Face = Literal["cli", "http", "dispatch"]
 
 
+@dataclass(frozen=True, slots=True)
+class TurnPolicy:
+    """The rules one face runs its turns under.
+
+    `approval` is the mode the face decided (the CLI's flags and terminal), or None to follow
+    host_config `approval.mode`. A `prompt` mode (decided or configured) asks `asker`; with
+    nobody to ask it becomes `unattended`, as does an unset mode. `client_held` faces receive the
+    conversation from their client on every request (the history to reconcile with the stored
+    one, and tools the client runs itself) instead of reading it from an opened session.
+    """
+
+    face: Face
+    approval: str | None = None
+    asker: Asker | None = None
+    unattended: ApprovalMode = "no"
+    log_approvals: bool = False
+    client_held: bool = False
+
+    def approval_policy(self, config: HostConfig) -> ApprovalPolicy:
+        mode = self.approval if self.approval is not None else config.approval.mode
+        chosen: ApprovalMode = self.unattended
+        if mode in ("yes", "no"):
+            chosen = "yes" if mode == "yes" else "no"
+        elif mode == "prompt" and self.asker is not None:
+            chosen = "prompt"
+        return ApprovalPolicy.build(
+            chosen, config.approval.patterns, asker=self.asker, log_approvals=self.log_approvals
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """The provider a turn runs on, and the upstream model id; None lets routing pick the
+    provider's root model (its configured default)."""
+
+    provider: ProviderRef
+    model: str | None = None
+
+    @property
+    def provider_id(self) -> str:
+        return self.provider.provider_id
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedSession:
+    """A session opened (resumed or started) by `EngineService.open_session`, and the tool
+    directory its turns run in."""
+
+    session: Session
+    cwd: Path
+    resumed: bool = False
+
+    @property
+    def session_id(self) -> str:
+        return self.session.session_id
+
+    def next_turn_id(self) -> str:
+        return self.session.next_turn_id()
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """One turn as a face asks for it.
+
+    `model` is what the face resolved (`EngineService.resolve` or `active_model`); a served
+    model id is resolved here, and None means the configured provider. A turn continues either
+    an opened `session`, or (for a client-held face) the client's `session_id`, whose history
+    the client sends along. `turn_id` is the host's own id; by default the session's next.
+    """
+
+    request_id: str
+    prompt: UserMessage | None = None
+    model: ResolvedModel | str | None = None
+    session: OpenedSession | None = None
+    session_id: str | None = None
+    turn_id: str | None = None
+    history: tuple[Message, ...] = ()
+    containment: UserMessage | None = None
+    host_tools: tuple[ToolSpec, ...] = ()
+    options: CallOptions = field(default_factory=CallOptions)
+
+
 @dataclass
 class TurnControl:
     """Set by a face before it cancels a turn, so the turn is recorded with the right status."""
@@ -36,7 +119,7 @@ class TurnControl:
 
 @dataclass(frozen=True, slots=True)
 class TurnSetup:
-    """Everything a face decides about a turn before it runs."""
+    """A turn fully resolved by the engine service: everything the loop and the record need."""
 
     face: Face
     cwd: Path
@@ -68,6 +151,8 @@ class TurnSetup:
 
 @dataclass(frozen=True, slots=True)
 class TurnReport:
+    """How a turn ended: what every face renders (a reply, an envelope, a response body)."""
+
     session_id: str
     turn_id: str
     reply: str

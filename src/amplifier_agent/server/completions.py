@@ -11,7 +11,7 @@ from typing import Any
 
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import ResultDelta, ThinkingStreamed
-from amplifier_agent.engine import CallOptions, ChatTurn, ServerEngine
+from amplifier_agent.engine import CallOptions, EngineService, ResolvedModel, TurnRequest
 from amplifier_agent.server import errors
 from amplifier_agent.server.chat_request import ChatRequest, parse_chat_request
 from amplifier_agent.server.chunks import (
@@ -37,7 +37,7 @@ CLIENT_CLOSED = 499
 class ChatContext:
     """Per-server settings and the set of turns in flight (for shutdown draining)."""
 
-    engine: ServerEngine
+    engine: EngineService
     model_id: str | None = None
     keepalive_s: float = KEEPALIVE_S
     in_flight: set[TurnRunner] = field(default_factory=set)
@@ -64,10 +64,14 @@ class Exchange:
 
 
 def chat_turn_for(
-    request: ChatRequest, conversation: Conversation, request_id: str, session_id: str | None
-) -> ChatTurn:
-    return ChatTurn(
-        model=request.model,
+    request: ChatRequest,
+    model: ResolvedModel,
+    conversation: Conversation,
+    request_id: str,
+    session_id: str | None,
+) -> TurnRequest:
+    return TurnRequest(
+        model=model,
         request_id=request_id,
         history=conversation.history,
         prompt=conversation.prompt,
@@ -101,11 +105,11 @@ async def handle_chat(
     if ctx.draining:
         raise errors.shutting_down()
     try:
-        resolution = ctx.engine.resolve(request.model)
+        model = ctx.engine.resolve(request.model)
     except AmplifierError as error:  # unknown_model / ambiguous_model
         raise HttpError(400, error.code, error.message, param="model") from error
-    turn = chat_turn_for(request, conversation, request_id, session_id())
-    exchange.headers.append((b"x-amplifier-agent-provider", resolution.provider_id.encode()))
+    turn = chat_turn_for(request, model, conversation, request_id, session_id())
+    exchange.headers.append((b"x-amplifier-agent-provider", model.provider_id.encode()))
     if request.ignored_params:
         names = ",".join(request.ignored_params).encode()
         exchange.headers.append((b"x-amplifier-agent-ignored-params", names))

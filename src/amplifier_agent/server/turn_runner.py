@@ -11,7 +11,7 @@ from typing import Any
 
 from amplifier_agent.core.errors import AmplifierError, ProviderError
 from amplifier_agent.core.events import DisplayEvent
-from amplifier_agent.engine import ChatTurn, ServerEngine, TurnControl, TurnReport
+from amplifier_agent.engine import EngineService, TurnControl, TurnReport, TurnRequest
 from amplifier_agent.server.errors import HttpError
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ DEFAULT_RETRY_AFTER_S = 5
 
 
 class TurnRunner:
-    def __init__(self, engine: ServerEngine, turn: ChatTurn) -> None:
+    def __init__(self, engine: EngineService, turn: TurnRequest) -> None:
         self.control = TurnControl()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self.task: asyncio.Task[TurnReport] = asyncio.create_task(

@@ -1,4 +1,4 @@
-"""`Engine.dispatch(method, params)`: the protocol 0.3.0 methods in process (SPEC §10.3).
+"""`Dispatcher.dispatch(method, params)`: the protocol 0.3.0 methods in process (SPEC §10.3).
 
 Display events become notifications through the one translator (`wire.events`) and reach the
 caller's `notify` callback, filtered to the negotiated events.
@@ -38,7 +38,7 @@ _Handler = Callable[[Params], Awaitable[dict[str, Any]]]
 SERVER_NAME = "amplifier-agent"
 
 
-class Engine:
+class Dispatcher:
     """One in-process agent: `initialize` first, then sessions and turns, `agent/shutdown` last.
 
     `host_config` is the validated configuration; without one it is loaded like `run` does
@@ -156,29 +156,25 @@ class Engine:
 
     async def _turn_submit(self, params: Params) -> dict[str, Any]:
         sessions = self._ready()
-        turn = engine.DispatchTurn(
-            session_id=params.string("sessionId"),
-            turn_id=params.turn_id(),
-            prompt=params.string("prompt"),
-            attachments=params.objects("attachments"),
-        )
+        session_id, turn_id = params.string("sessionId"), params.turn_id()
+        prompt, attachments = params.string("prompt"), params.objects("attachments")
         final: list[dict[str, Any]] = []
 
         def emit(event: DisplayEvent) -> None:
-            notification = to_notification(event, turn.session_id, turn.turn_id)
+            notification = to_notification(event, session_id, turn_id)
             if notification["method"] == "result/final":
                 final.append(notification)
             self._deliver(notification)
 
-        report = await sessions.run_turn(turn, emit)
+        report = await sessions.run_turn(session_id, turn_id, prompt, attachments, emit)
         if report.error is not None:
             # The closed 0.3.0 result has no room for a failure: it is the JSON-RPC error,
             # sent after the turn's unrecoverable `error` notification.
             raise engine_error(report.error)
         return {
             "reply": report.reply,
-            "turnId": turn.turn_id,
-            "sessionId": turn.session_id,
+            "turnId": turn_id,
+            "sessionId": session_id,
             "finalEvent": final[-1] if final else None,
         }
 
@@ -227,4 +223,4 @@ class Engine:
         return engine.cache_summary()
 
 
-__all__ = ["SERVER_NAME", "Engine", "Notify"]
+__all__ = ["SERVER_NAME", "Dispatcher", "Notify"]

@@ -1,4 +1,5 @@
-"""`serve stdio`: one `Engine` answering JSON-RPC 2.0 requests read as NDJSON lines, concurrently.
+"""`serve stdio`: one `Dispatcher` answering JSON-RPC 2.0 requests read as NDJSON lines,
+concurrently.
 
 Every request runs as its own task, started in arrival order, so a long `turn/submit` never holds
 up another session's turn, a `session/create` or a `turn/cancel`. Responses and notifications go
@@ -24,22 +25,22 @@ from amplifier_agent.wire.protocol import (
 from amplifier_agent.wire.stdio_io import Line, Oversized
 
 if TYPE_CHECKING:
-    from amplifier_agent.wire.dispatch import Engine, Notify
+    from amplifier_agent.wire.dispatch import Dispatcher, Notify
 
 log = logging.getLogger(__name__)
 
-#: Builds the engine at the first request, so the process answers its first line without having
+#: Builds the dispatcher at the first request, so the process answers its first line without having
 #: paid for the engine's imports at start-up.
-EngineFactory = Callable[["Notify"], "Engine"]
+DispatcherFactory = Callable[["Notify"], "Dispatcher"]
 Send = Callable[[Mapping[str, Any]], None]
 
 
 class StdioServer:
-    def __init__(self, make_engine: EngineFactory, send: Send, *, drain_s: float) -> None:
-        self._make_engine = make_engine
+    def __init__(self, make_dispatcher: DispatcherFactory, send: Send, *, drain_s: float) -> None:
+        self._make_dispatcher = make_dispatcher
         self._send = send
         self._drain_s = drain_s
-        self._engine: Engine | None = None
+        self._dispatcher: Dispatcher | None = None
         self._requests: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
 
@@ -80,23 +81,23 @@ class StdioServer:
             return None
 
     async def _answer(self, message: Any) -> None:
-        response = await self._engine_for().handle(message)
+        response = await self._dispatcher_for().handle(message)
         if response is None:
             return
         self._send(response)
         if _is_shutdown(message) and "result" in response:
             self.stop()
 
-    def _engine_for(self) -> Engine:
-        if self._engine is None:
-            self._engine = self._make_engine(self._send)
-        return self._engine
+    def _dispatcher_for(self) -> Dispatcher:
+        if self._dispatcher is None:
+            self._dispatcher = self._make_dispatcher(self._send)
+        return self._dispatcher
 
     async def _drain(self) -> None:
         if self._requests:
             await asyncio.wait(tuple(self._requests), timeout=self._drain_s)
-        if self._engine is not None:
-            await self._engine.close()
+        if self._dispatcher is not None:
+            await self._dispatcher.close()
         if self._requests:
             await asyncio.wait(tuple(self._requests))
 
@@ -105,4 +106,4 @@ def _is_shutdown(message: Any) -> bool:
     return isinstance(message, Mapping) and message.get("method") == "agent/shutdown"
 
 
-__all__ = ["EngineFactory", "Send", "StdioServer"]
+__all__ = ["DispatcherFactory", "Send", "StdioServer"]

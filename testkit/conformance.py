@@ -1,13 +1,14 @@
-"""Replays dispatch conformance fixtures (SPEC §10.5) against `Engine` and reports every assertion.
+"""Replays dispatch conformance fixtures (SPEC §10.5) against `Dispatcher` and reports every
+assertion.
 
-A fixture is JSON: `name`, `description`, optional `host_config` (the Engine's, validated like a
+A fixture is JSON: `name`, `description`, optional `host_config` (the engine's, validated like a
 file), optional `upstream.replies` (the scripted provider's answers, in order), optional `files`
 (name → text or JSON, written into the work directory first) and `steps`, each one of
-`{"send": <JSON-RPC message>}`, `{"expect": <assertion>}` or `{"restart": true}` (a new Engine over
-the same state, as a host process restart would give). `$NAME` placeholders in string values are
-replaced first (`$WORKDIR`, `$FAKE_URL`, `$PYTHON` and whatever the caller adds); an unknown one
-fails the fixture. Assertions see everything observed up to their step; matching rules are in
-`wire.conformance_checks`.
+`{"send": <JSON-RPC message>}`, `{"expect": <assertion>}` or `{"restart": true}` (a new
+dispatcher over the same state, as a host process restart would give). `$NAME` placeholders in
+string values are replaced first (`$WORKDIR`, `$FAKE_URL`, `$PYTHON` and whatever the caller
+adds); an unknown one fails the fixture. Assertions see everything observed up to their step;
+matching rules are in `testkit.conformance_checks`.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from typing import Any, Protocol
 
 from amplifier_agent import engine
 from amplifier_agent.core.errors import AmplifierError
-from amplifier_agent.wire.conformance_checks import ASSERTION_KINDS, Observed, evaluate
-from amplifier_agent.wire.dispatch import Engine
+from amplifier_agent.wire.dispatch import Dispatcher
 from amplifier_agent.wire.framing import decode_line, encode
+from testkit.conformance_checks import ASSERTION_KINDS, Observed, evaluate
 
 LANGUAGE = "engine"
 _PLACEHOLDER_RE = re.compile(r"\$([A-Z][A-Z0-9_]*)")
@@ -107,8 +108,10 @@ class _Replay:
     observed: Observed = field(default_factory=Observed)
     results: list[AssertionResult] = field(default_factory=list)
 
-    def new_engine(self) -> Engine:
-        return Engine(self.host_config, notify=self.observed.notifications.append, cwd=self.workdir)
+    def new_engine(self) -> Dispatcher:
+        return Dispatcher(
+            self.host_config, notify=self.observed.notifications.append, cwd=self.workdir
+        )
 
     async def run(self) -> None:
         steps = self.fixture.get("steps")
@@ -127,7 +130,7 @@ class _Replay:
             else:
                 raise FixtureError(f"steps[{index}]: unknown step {sorted(step)}")
 
-    async def _send(self, agent: Engine, message: Any) -> None:
+    async def _send(self, agent: Dispatcher, message: Any) -> None:
         """Send through NDJSON framing, as a host would: a raw string is one line as-is."""
         line = message if isinstance(message, str) else encode(message)
         decoded = decode_line(line)
