@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python bench/version_startup.py
 	$(BIN)/python bench/run_latency.py
 	$(BIN)/python bench/stdio_turns.py
+	$(BIN)/python bench/sdk_turns.py
 	$(BIN)/python bench/http_ttft.py
 	$(BIN)/python bench/http_hot_path.py
 	$(BIN)/python bench/provider_stream.py

@@ -86,9 +86,9 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    def request(self, body: bytes) -> bytes:
+    def request(self, body: bytes, path: str = "/v1/chat/completions") -> bytes:
         head = (
-            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {self.target.host}:{self.target.port}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self.target.host}:{self.target.port}\r\n"
             f"Authorization: Bearer {self.target.token}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
@@ -170,7 +170,10 @@ def _parse_head(head: bytes) -> tuple[int, dict[bytes, bytes]]:
 
 
 def _has_content(frame: bytes) -> bool:
-    """A `data:` frame carrying a non-empty `delta.content` (the role chunk's `""` is not)."""
+    """A `data:` frame carrying a non-empty `delta.content` (the role chunk's `""` is not), or
+    a Responses text delta."""
+    if frame.startswith(b"event: response.output_text.delta\n"):
+        return True
     if not frame.startswith(b"data: {") or b'"content"' not in frame:
         return False
     choices = json.loads(frame[6:]).get("choices") or [{}]

@@ -34,6 +34,8 @@ Job = dict[str, Any]
 #: After a batch, how long to wait before reading the server's CPU time, so work that ends just
 #: after the last response (logging, ledger writes) is counted.
 SETTLE_S = 0.3
+#: The route a job posts to unless it names another (`path`).
+CHAT_PATH = "/v1/chat/completions"
 
 
 def _ms(seconds: float) -> float:
@@ -52,7 +54,9 @@ async def interleaved(job: Job, targets: dict[str, Target]) -> dict[str, Any]:
     """One client alternating between the targets, request by request, so both see the same
     machine load; the order flips every round so neither always goes first."""
     connections = [Connection(targets["direct"]), Connection(targets["server"])]
-    request = {c.target.name: c.request(job["body"]) for c in connections}
+    request = {
+        c.target.name: c.request(job["body"], job.get("path", CHAT_PATH)) for c in connections
+    }
     samples: dict[str, dict[str, list[float]]] = {
         c.target.name: {"latency_ms": [], "ttft_ms": [], "gaps_ms": []} for c in connections
     }
@@ -120,7 +124,7 @@ async def closed_loop(job: Job, targets: dict[str, Target]) -> dict[str, Any]:
 
     async def client() -> None:
         connection = Connection(target)
-        request = connection.request(job["body"])
+        request = connection.request(job["body"], job.get("path", CHAT_PATH))
         send = connection.post_stream if job.get("stream") else connection.post_json
         answered = False
         while (sent := time.perf_counter()) < window.closes and len(errors) < 100:
@@ -160,7 +164,7 @@ async def batch(job: Job, targets: dict[str, Target]) -> dict[str, Any]:
     async def client() -> None:
         nonlocal remaining, frames
         connection = Connection(target)
-        request = connection.request(job["body"])
+        request = connection.request(job["body"], job.get("path", CHAT_PATH))
         while remaining > 0:
             remaining -= 1
             if job["stream"]:
@@ -191,7 +195,7 @@ async def concurrent_streams(job: Job, targets: dict[str, Target]) -> dict[str, 
         connection = Connection(target)
         try:
             times: StreamTimes = await _timed(
-                connection.post_stream(connection.request(job["body"]))
+                connection.post_stream(connection.request(job["body"], job.get("path", CHAT_PATH)))
             )
             return times
         finally:

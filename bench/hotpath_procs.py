@@ -133,9 +133,14 @@ def checkout_commit(command: list[str]) -> str | None:
 
 @contextmanager
 def agent_server(
-    command: list[str], fake: Endpoint, placement: Placement, home: Path
+    command: list[str],
+    fake: Endpoint,
+    placement: Placement,
+    home: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """`serve chat-completions` with an `openai` provider pointed at the fake, in a temp home."""
+    """`serve chat-completions` with an `openai` provider pointed at the fake, in a temp home
+    (`extra_env` adds variables, a store URL for example)."""
     config = home / "host_config.json"
     config.write_text(json.dumps({"providers": {"openai": {}}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMPLIFIER_", "OPENAI_"))}
@@ -145,6 +150,7 @@ def agent_server(
         OPENAI_API_KEY=UPSTREAM_KEY,
         OPENAI_BASE_URL=f"http://{fake.host}:{fake.port}/v1",
     )
+    env.update(extra_env or {})
     argv = [*command, "serve", "chat-completions", "--port", "0", "--api-key", SERVER_KEY]
     argv += ["--config", str(config), "--log-level", "warning", "--workspace", "bench"]
     pinned = placement.pin(argv, placement.server)

@@ -24,6 +24,8 @@ CLIENT_HEADROOM = 3.0
 STALL_MS = 200.0
 #: The latency bound of "RPS at p99 <= 50 ms".
 RPS_P99_BOUND_MS = 50.0
+#: Rounds of the Responses-versus-chat CPU comparison, alternating the faces.
+ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,64 @@ def cpu(ctx: Context) -> Report:
     }
 
 
+def responses_body(stream: bool, store: bool = False) -> dict[str, Any]:
+    return {"model": MODEL, "input": "Say something short.", "stream": stream, "store": store}
+
+
+def responses(ctx: Context) -> Report:
+    """Server CPU per request of the Responses face beside the chat face, in the same run: the
+    `cpu` batches, alternating between the faces for `ROUNDS` rounds (the median round counts),
+    non-streamed (`store: false`, as Codex sends), streams of 64 deltas, and once non-streamed
+    with `store: true` (which writes each response to disk)."""
+    p = ctx.params
+    faces = {
+        "chat": ("/v1/chat/completions", chat_body),
+        "responses": ("/v1/responses", responses_body),
+    }
+    script_fake(ctx.fake, text_reply())
+    for path, body in faces.values():
+        ctx.job(
+            "batch", 120, target="server", clients=4, requests=20, stream=False,
+            body=body(False), path=path,
+        )  # fmt: skip
+    rounds: dict[str, list[float]] = {}
+    for stream, deltas in ((False, None), (True, 64)):
+        script_fake(ctx.fake, text_reply(deltas=deltas))
+        count = p.cpu_streams if stream else p.cpu_requests
+        for _ in range(ROUNDS):
+            for face, (path, body) in faces.items():
+                result = ctx.job(
+                    "batch", 600, target="server", clients=4, requests=count,
+                    stream=stream, body=body(stream), path=path,
+                )  # fmt: skip
+                name = f"{face}_{'stream_64_deltas' if stream else 'non_stream'}"
+                rounds.setdefault(name, []).append(result["cpu_s"] / result["requests"] * 1e3)
+    script_fake(ctx.fake, text_reply())
+    stored = ctx.job(
+        "batch", 600, target="server", clients=4, requests=p.cpu_streams,
+        stream=False, body=responses_body(False, store=True), path="/v1/responses",
+    )  # fmt: skip
+    ms = {name: round(statistics.median(values), 3) for name, values in rounds.items()}
+    ms["responses_non_stream_store"] = round(stored["cpu_s"] / stored["requests"] * 1e3, 3)
+    return {
+        "rounds_cpu_ms_per_request": {k: [round(v, 3) for v in vs] for k, vs in rounds.items()},
+        "cpu_ms_per_request": ms,
+        "figures": {
+            "responses_cpu_ms_per_request": ms["responses_non_stream"],
+            "responses_vs_chat_cpu_ratio": _ratio(
+                ms["responses_non_stream"], ms["chat_non_stream"]
+            ),
+            "responses_vs_chat_stream_cpu_ratio": _ratio(
+                ms["responses_stream_64_deltas"], ms["chat_stream_64_deltas"]
+            ),
+        },
+    }
+
+
+def _ratio(ours: float, chat: float) -> float | None:
+    return round(ours / chat, 3) if chat else None
+
+
 def rps(ctx: Context) -> Report:
     """Closed-loop keep-alive clients, non-streamed, for a bounded time per step; the same step
     straight to the fake shows how far the client and the fake could go."""
@@ -272,6 +332,7 @@ SECTIONS: dict[str, Callable[[Context], Report]] = {
     "latency": latency,
     "stream": stream,
     "cpu": cpu,
+    "responses": responses,
     "rps": rps,
     "streams": streams,
 }

@@ -1,6 +1,6 @@
 """What the HTTP face adds on its hot path, against a loopback fake upstream, as one JSON report.
 
-    python bench/http_hot_path.py [--quick] [--only latency,stream,cpu,rps,streams]
+    python bench/http_hot_path.py [--quick] [--only latency,stream,cpu,responses,rps,streams]
                                   [--server-python PATH | --server-cmd "CMD"]
 
 The fake upstream (`python -m testkit`), the server under test (`serve chat-completions` with an
@@ -87,6 +87,7 @@ GOALS = (
     Goal("added_chunk_gap_p99_ms", "<=", 0.2),
     Goal("rps_at_p99_le_50ms", ">=", 1000),
     Goal("cpu_ms_per_request", "<=", 1.0),
+    Goal("responses_vs_chat_cpu_ratio", "<=", 1.0),
     Goal("stall_free_streams", ">=", 256),
     Goal("rss_under_load_mib", "<=", 80),
 )

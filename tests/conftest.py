@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from testkit import FakeUpstream
+from testkit.postgres import PostgresCluster, server_bin_dir
 
 #: Provider variables that must never leak from the developer's shell into a test.
 PROVIDER_ENV = (
@@ -71,3 +72,26 @@ def fake_upstream() -> Iterator[FakeUpstream]:
     """A fresh scripted fake LLM server on 127.0.0.1 (see testkit)."""
     with FakeUpstream() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """ONE private PostgreSQL cluster for the whole run; tests take a fresh database each.
+
+    Skipped only where the server binaries are truly absent and this is not CI: under
+    `CI=true` a missing PostgreSQL fails the run instead of hiding the tests.
+    """
+    bin_dir = server_bin_dir()
+    if bin_dir is None:
+        reason = "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (required under CI; install the postgresql package)")
+        pytest.skip(f"{reason}: apt-get install -y postgresql")
+    with PostgresCluster(bin_dir) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PostgresCluster) -> str:
+    """The URL (password included) of a fresh, empty database on the shared cluster."""
+    return pg_cluster.create_database()

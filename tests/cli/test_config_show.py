@@ -54,7 +54,9 @@ def test_defaults_without_a_config(isolated_home: Path, in_tmp: Path) -> None:
         "workspace",
         "mcp",
         "skills",
+        "store",
     ]
+    assert report["store"] == {"backend": "files", "url": None, "source": "default"}
     assert report["amplifier_agent_home"] == {
         "value": str(isolated_home),
         "source": "env:AMPLIFIER_AGENT_HOME",
@@ -210,3 +212,32 @@ def test_skills_list_their_source_and_what_they_shadow(tmp_path: Path, in_tmp: P
     (skill,) = report_of(result)["skills"]
     assert skill["source"] == "package"  # packaged skills are found first
     assert skill["shadowed"] == [{"source": "project", "path": str(project)}]
+
+
+DB_PASSWORD = "db-pass-4711"
+
+
+def test_the_store_url_is_shown_with_its_password_masked(tmp_path: Path, in_tmp: Path) -> None:
+    url = f"postgresql://agent:{DB_PASSWORD}@db.internal:5432/agent"
+    config = write_config(tmp_path, {"store": {"url": url}})
+    result = show("--config", str(config))
+    assert result.exit_code == 0, result.output
+    masked = "postgresql://agent:***@db.internal:5432/agent"
+    report = report_of(result)
+    assert report["store"] == {"backend": "postgresql", "url": masked, "source": "host_config"}
+    assert report["host_config"]["values"]["store"] == {"url": masked}
+    assert DB_PASSWORD not in result.output
+
+    from_env = show("--config", str(config), env={"AMPLIFIER_AGENT_STORE_URL": url + "2"})
+    assert report_of(from_env)["store"] == {
+        "backend": "postgresql",
+        "url": masked + "2",
+        "source": "env:AMPLIFIER_AGENT_STORE_URL",
+    }
+    assert DB_PASSWORD not in from_env.output
+
+
+def test_a_store_section_is_closed(tmp_path: Path, in_tmp: Path) -> None:
+    result = show("--config", str(write_config(tmp_path, {"store": {"uri": "x"}})))
+    assert result.exit_code == 2
+    assert report_of(result)["host_config"]["error"]["code"] == "config_unknown_key"

@@ -244,6 +244,15 @@ def agent(fake_upstream: FakeUpstream, tmp_path: Path) -> AgentCli:
 
 
 @pytest.fixture
+def engine(agent: AgentCli, monkeypatch: pytest.MonkeyPatch) -> AgentCli:
+    """The host SDKs' environment: the real binary, the fake upstream as Anthropic."""
+    monkeypatch.setenv("AMPLIFIER_AGENT_BIN", str(AGENT_BIN))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-wrapper-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", agent.fake.url)
+    return agent
+
+
+@pytest.fixture
 def openai_agent(fake_upstream: FakeUpstream, tmp_path: Path) -> AgentCli:
     return AgentCli(fake_upstream, tmp_path, provider="openai")
 

@@ -48,14 +48,17 @@ def opencode_binary() -> str:
     return str(binary)
 
 
-def run_driver(root: Path, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run the driver in fresh network and pid namespaces; a hang kills the whole namespace."""
+def run_driver(
+    root: Path, spec: dict[str, Any], module: str = "tests.e2e.node.opencode_driver"
+) -> dict[str, Any]:
+    """Run a driver module in fresh network and pid namespaces; a hang kills the whole
+    namespace."""
     spec_path = root / "driver-spec.json"
     spec_path.write_text(json.dumps(spec), "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_ENV)}
     env["HOME"] = spec["home"]
     argv = ["unshare", "--net", "--pid", "--fork", "--kill-child"]
-    argv += [sys.executable, "-m", "tests.e2e.node.opencode_driver", str(spec_path)]
+    argv += [sys.executable, "-m", module, str(spec_path)]
     process = subprocess.Popen(
         argv,
         cwd=REPO_ROOT,
@@ -71,7 +74,7 @@ def run_driver(root: Path, spec: dict[str, Any]) -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate()
-        pytest.fail(f"opencode driver still running after {DRIVER_TIMEOUT_S:g} s:\n{stderr}")
+        pytest.fail(f"{module} still running after {DRIVER_TIMEOUT_S:g} s:\n{stderr}")
     assert process.returncode == 0, f"driver failed ({process.returncode}):\n{stderr}"
     summary = json.loads(stdout.splitlines()[-1])
     assert isinstance(summary, dict)

@@ -47,15 +47,6 @@ _SNAKE = re.compile(r"_([a-z])")
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 
-@pytest.fixture
-def engine(agent: AgentCli, monkeypatch: pytest.MonkeyPatch) -> AgentCli:
-    """The wrappers' environment: the real binary, the fake upstream as Anthropic."""
-    monkeypatch.setenv("AMPLIFIER_AGENT_BIN", str(AGENT_BIN))
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-wrapper-test")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", agent.fake.url)
-    return agent
-
-
 def spawn_options(engine: AgentCli, session_id: str) -> dict[str, Any]:
     return {
         "session_id": session_id,

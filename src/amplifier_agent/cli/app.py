@@ -26,6 +26,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("amplifier_agent.cli.models", "models", "List the models providers serve."),
     "run": ("amplifier_agent.cli.run", "run", "Run one agent turn on a prompt."),
     "serve": ("amplifier_agent.cli.serve", "serve", "Run and manage the OpenAI-compatible server."),
+    "store": (
+        "amplifier_agent.cli.store_cmd",
+        "store",
+        "Move sessions and the ledger between stores.",
+    ),
     "version": (
         "amplifier_agent.cli.version",
         "version",

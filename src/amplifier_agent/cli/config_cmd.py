@@ -22,6 +22,7 @@ from amplifier_agent.config.host_config import (
 from amplifier_agent.config.masking import mask_secret_values
 from amplifier_agent.config.paths import resolve_home, resolve_workspace
 from amplifier_agent.config.provider_select import select_matrix, select_run_provider
+from amplifier_agent.config.store_url import choose_store
 from amplifier_agent.core.errors import ConfigError
 
 MCP_CONFIG_ENV = "AMPLIFIER_MCP_CONFIG"
@@ -103,6 +104,7 @@ def build_report(config_path: str | None, env: Mapping[str, str]) -> tuple[Secti
         "workspace": workspace_section,
         "mcp": _mcp(loaded, env),
         "skills": _skills(loaded),
+        "store": choose_store(None, loaded, env).to_json(),
     }
     return report, host_ok and module is not None and workspace_ok
 

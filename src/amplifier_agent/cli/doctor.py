@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import click
 
@@ -225,6 +225,19 @@ def session_store_check() -> Check:
     return Check("ok" if probe.ok else "fail", f"session store: {probe.detail}")
 
 
+def shared_store_check(loaded: HostConfig, env: Mapping[str, str]) -> Check | None:
+    """A configured database store; None (no line) for the files, which the session-store
+    round trip already covers."""
+    from amplifier_agent.engine import choose_store, shared_store_probe
+
+    choice = choose_store(None, loaded, env)
+    if choice.url is None:
+        return None
+    shown = f"store: {choice.to_json()['url']} ({choice.source})"
+    status, probe = shared_store_probe(choice.url)
+    return Check(cast(Status, status), f"{shown}: {probe.detail}")
+
+
 def serve_check() -> Check:
     try:
         state = read_state()
@@ -272,17 +285,20 @@ def run_checks(
     host_check, loaded = host_config_check(env, config_path)
     yield host_check
     chosen, active = provider_check(loaded, env)
-    later: tuple[Callable[[], Check], ...] = (
+    later: tuple[Callable[[], Check | None], ...] = (
         lambda: chosen,
         partial(routing_check, loaded, active),
         mcp_check,
         session_store_check,
+        partial(shared_store_check, loaded, env),
         serve_check,
         partial(models_check, active, quick),
     )
     for check in later:
-        # Should any message ever echo the active credential, it is masked here.
-        yield check().masked(active.secret)
+        found = check()
+        if found is not None:
+            # Should any message ever echo the active credential, it is masked here.
+            yield found.masked(active.secret)
 
 
 def exit_code(statuses: set[Status], *, strict: bool) -> int:

@@ -58,6 +58,12 @@ if TYPE_CHECKING:
 )
 @click.option("--protocol-version", help="Fail unless the engine speaks this wire protocol.")
 @click.option("--workspace", help="Workspace slug for session state.")
+@click.option(
+    "--store",
+    metavar="URL",
+    help="postgresql:// URL of a shared session store "
+    "[env AMPLIFIER_AGENT_STORE_URL; host_config store.url; files].",
+)
 def run(prompt: str | None, **options: Any) -> None:
     """Run one agent turn on PROMPT and print the reply (or a JSON envelope)."""
     correlation_id = str(uuid.uuid4())
@@ -179,7 +185,7 @@ _LOG_LEVELS: dict[Verbosity, str] = {
 
 def _run_turn(command: RunCommand, options: dict[str, Any], flags: Flags) -> int:
     from amplifier_agent import engine
-    from amplifier_agent.cli.run_turn import failure_report, run_turn
+    from amplifier_agent.cli.run_turn import failure_report
 
     verbosity = _verbosity(flags)
     configure_logging(
@@ -189,18 +195,33 @@ def _run_turn(command: RunCommand, options: dict[str, Any], flags: Flags) -> int
     started = time.monotonic()
     received: list[int] = []
     started_at = engine.now_iso()
-    service = command.service()
-    with redirect_stdout(sys.stderr) if options["output"] == "json" else nullcontext():
-        try:
-            turn = run_turn(command, service, printer)
-            report = asyncio.run(_turn_with_signals(turn, received))
-        except asyncio.CancelledError:
-            return _interrupted(received)
-        except Exception as exc:  # the face's outermost edge: even a bug gets an error envelope
-            report = failure_report(command, service, exc)
+    try:
+        store = engine.open_configured_store(options["store"], command.host_config)
+    except AmplifierError as error:  # the database is unreachable or refuses this version
+        report = failure_report(command, command.service(), error)
+        return _finish(command, report, options, (started, started_at), None)
+    try:
+        report = _turn_in(command, command.service(store), printer, options, received)
+        return _finish(command, report, options, (started, started_at), store)
+    except asyncio.CancelledError:
+        return _interrupted(received)
+    finally:
+        store.close()
+
+
+def _finish(
+    command: RunCommand,
+    report: engine.TurnReport,
+    options: dict[str, Any],
+    started: tuple[float, str],
+    store: engine.StoreBackend | None,
+) -> int:
+    """Print the result and write the audit record; the exit code."""
+    from amplifier_agent import engine
+
     ended_at = engine.now_iso()
     exit_code = 0 if report.error is None else exit_code_for(report.error.code)
-    duration_ms = int((time.monotonic() - started) * 1000)
+    duration_ms = int((time.monotonic() - started[0]) * 1000)
     _emit_result(report, command.correlation_id, options["output"], duration_ms)
     engine.write_audit(
         command.workspace,
@@ -209,10 +230,29 @@ def _run_turn(command: RunCommand, options: dict[str, Any], flags: Flags) -> int
         argv=command.argv,
         exit_code=exit_code,
         correlation_id=command.correlation_id,
-        started_at=started_at,
+        started_at=started[1],
         ended_at=ended_at,
+        store=store,
     )
     return exit_code
+
+
+def _turn_in(
+    command: RunCommand,
+    service: engine.EngineService,
+    printer: EventPrinter,
+    options: dict[str, Any],
+    received: list[int],
+) -> engine.TurnReport:
+    from amplifier_agent.cli.run_turn import failure_report, run_turn
+
+    with redirect_stdout(sys.stderr) if options["output"] == "json" else nullcontext():
+        try:
+            turn = _turn_with_signals(run_turn(command, service, printer), received)
+            report: engine.TurnReport = asyncio.run(turn)
+            return report
+        except Exception as exc:  # the face's outermost edge: even a bug gets an error envelope
+            return failure_report(command, service, exc)
 
 
 async def _turn_with_signals(coro: Any, received: list[int]) -> Any:

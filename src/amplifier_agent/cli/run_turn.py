@@ -34,8 +34,10 @@ class RunCommand:
     correlation_id: str
     argv: Sequence[str]
 
-    def service(self) -> engine.EngineService:
-        return engine.EngineService(self.host_config, workspace=self.workspace, cwd=self.cwd)
+    def service(self, store: engine.StoreBackend | None = None) -> engine.EngineService:
+        return engine.EngineService(
+            self.host_config, workspace=self.workspace, cwd=self.cwd, store=store
+        )
 
     def policy(self) -> engine.TurnPolicy:
         return engine.TurnPolicy("cli", approval=self.approval_mode, asker=self.asker)
@@ -71,7 +73,8 @@ async def run_turn(
 def failure_report(
     command: RunCommand, service: engine.EngineService, exc: BaseException
 ) -> engine.TurnReport:
-    """The report of a turn that died of an unexpected exception outside the turn runner."""
+    """The report of a turn that died of an unexpected exception outside the turn runner, or
+    whose store could not be opened."""
     request = dataclasses.replace(command.request(), turn_id="")
-    error = engine.internal_error(exc)
+    error = exc if isinstance(exc, AmplifierError) else engine.internal_error(exc)
     return service.unstarted_turn(request, command.policy(), command.provider_module, error)

@@ -48,6 +48,12 @@ serve.add_command(stdio)
 @click.option(
     "--allow-origin", multiple=True, help="Origin allowed to call with CORS (repeatable)."
 )
+@click.option(
+    "--store",
+    metavar="URL",
+    help="postgresql:// URL of a store shared by several servers "
+    "[env AMPLIFIER_AGENT_STORE_URL; host_config store.url; files].",
+)
 def chat_completions(**flags: Any) -> None:
     """Serve /v1/models and /v1/chat/completions over HTTP."""
     # Imported here, not at the top: `serve chat-completions --help` must not load the engine.

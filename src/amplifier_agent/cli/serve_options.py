@@ -37,6 +37,8 @@ class ServeOptions:
     allow_hosts: tuple[str, ...]
     allow_origins: tuple[str, ...]
     read_timeouts: ReadTimeouts = field(default_factory=ReadTimeouts)
+    #: `--store` (a database URL); None defers to the environment and host_config.
+    store: str | None = None
 
     @property
     def bind_is_loopback(self) -> bool:
@@ -118,9 +120,14 @@ def resolve_options(
                 header_s=_timeout(HEADER_TIMEOUT_ENV, DEFAULT_HEADER_TIMEOUT_S, environ, problems),
                 body_s=_timeout(BODY_TIMEOUT_ENV, DEFAULT_BODY_TIMEOUT_S, environ, problems),
             ),
+            store=_flag_text(flags.get("store")),
         ),
         problems,
     )
+
+
+def _flag_text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _strings(value: object) -> tuple[str, ...]:

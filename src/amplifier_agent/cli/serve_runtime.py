@@ -26,7 +26,13 @@ from amplifier_agent.cli.serve_state import (
     remove_state,
     write_state,
 )
-from amplifier_agent.engine import EngineService, HostConfig, Problem, load_providers
+from amplifier_agent.engine import (
+    EngineService,
+    HostConfig,
+    Problem,
+    load_providers,
+    startup_store,
+)
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 from amplifier_agent.server.connection import protocol_with
@@ -77,15 +83,18 @@ def state_for(options: ServeOptions, engine: EngineService, port: int) -> ServeS
     )
 
 
-def banner(options: ServeOptions, state: ServeState) -> str:
+def banner(options: ServeOptions, state: ServeState, shared_store: str | None = None) -> str:
+    """The start-up lines; a shared store (its URL, password masked) adds one."""
     key = options.api_key if options.api_key_generated else "..." + options.api_key[-4:]
     by_provider = ", ".join(f"{p}: {n}" for p, n in state.providers_summary.items())
+    store = f"  Store: {shared_store}\n" if shared_store else ""
     return (
         f"amplifier-agent chat-completions listening on {state.url}\n"
         f"  API key: {key}\n"
         f"  Models: {state.models_total} ({by_provider})\n"
         f"  Workspace: {options.workspace}\n"
         f"  Config: {options.config_path or '(none)'}\n"
+        f"{store}"
     )
 
 
@@ -146,17 +155,26 @@ def run(options: ServeOptions, host_config: HostConfig) -> list[Problem]:
 async def start_and_serve(options: ServeOptions, host_config: HostConfig) -> list[Problem]:
     """Load every provider, bind, and serve until a signal ends it; the problems that prevented
     start-up otherwise."""
+    store, store_problems = await asyncio.to_thread(startup_store, options.store, host_config)
     loaded, problems = await load_providers(host_config)
-    if loaded is None:
-        return problems
+    if loaded is None or store is None:
+        if loaded is not None:
+            await loaded.pool.aclose()
+        if store is not None:
+            store.close()
+        return store_problems + problems
     try:
         sock = bind_socket(options)
     except OSError as exc:
         await loaded.pool.aclose()
+        store.close()
         code = "port_in_use" if exc.errno == errno.EADDRINUSE else "bind_failed"
         return [Problem(code, f"cannot bind {options.bind}:{options.port}: {exc.strerror}")]
-    engine = EngineService(host_config, loaded, options.workspace, Path.cwd())
-    await serve(options, engine, sock)
+    engine = EngineService(host_config, loaded, options.workspace, Path.cwd(), store=store)
+    try:
+        await serve(options, engine, sock)
+    finally:
+        store.close()
     return []
 
 
@@ -186,7 +204,8 @@ async def serve(options: ServeOptions, engine: EngineService, sock: socket.socke
     server = _Server(config, app)
     write_state(state)
     try:
-        sys.stderr.write(banner(options, state))
+        shared = engine.store.describe() if engine.store.shared else None
+        sys.stderr.write(banner(options, state, shared))
         sys.stderr.flush()
         gc.freeze()
         await server.serve(sockets=[sock])

@@ -43,6 +43,7 @@ _TOP_KEYS = (
     "host_tools",
     "routing",
     "allowProtocolSkew",
+    "store",
 )
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -91,6 +92,14 @@ class RoutingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """`store`: where sessions and the ledger live; no `url` means the files under the state
+    root."""
+
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HostConfig:
     """A validated host_config. `providers` is None when the key is absent (serve tells the two
     apart); `raw` is the parsed document for display."""
@@ -103,6 +112,7 @@ class HostConfig:
     host_tools: tuple[HostTool, ...] = ()
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     allow_protocol_skew: bool | None = None
+    store: StoreConfig = field(default_factory=StoreConfig)
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
 
@@ -177,8 +187,16 @@ def parse_host_config(document: Any) -> HostConfig:
             if "allowProtocolSkew" not in document
             else as_bool(get("allowProtocolSkew"), "allowProtocolSkew")
         ),
+        store=_store(get("store", {})),
         raw=MappingProxyType(document),
     )
+
+
+def _store(value: Any) -> StoreConfig:
+    obj = as_object(value, "store")
+    check_closed(obj, ("url",), "store")
+    url = obj.get("url")
+    return StoreConfig(url=None if url is None else as_str(url, "store.url"))
 
 
 def _module(value: Any, where: str) -> str:

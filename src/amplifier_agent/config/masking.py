@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from amplifier_agent.core.urls import mask_url, url_password
+
 SECRET_KEY_RE = re.compile(r"key|token|secret|password", re.IGNORECASE)
 
 _REVEAL_MIN_LENGTH = 12
@@ -23,7 +25,8 @@ def mask_secret(value: str | None) -> str:
 def mask_secret_values(obj: Any, *, under_secret: bool = False) -> Any:
     """A copy of a JSON value with every string under a secret-looking key masked.
 
-    Numbers, booleans and null stay visible (`max_tokens` matches the pattern but is no secret).
+    A URL carrying a password shows with the password masked wherever it is. Numbers, booleans
+    and null stay visible (`max_tokens` matches the pattern but is no secret).
     """
     if isinstance(obj, dict):
         return {
@@ -36,4 +39,6 @@ def mask_secret_values(obj: Any, *, under_secret: bool = False) -> Any:
         return [mask_secret_values(item, under_secret=under_secret) for item in obj]
     if under_secret and isinstance(obj, str):
         return mask_secret(obj) if obj else obj
+    if isinstance(obj, str) and url_password(obj):
+        return mask_url(obj)  # a database URL's password, under any key
     return obj

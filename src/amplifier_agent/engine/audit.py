@@ -8,10 +8,10 @@ from contextlib import suppress
 from datetime import UTC, datetime
 
 from amplifier_agent import PROTOCOL_VERSION
-from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError
+from amplifier_agent.engine.store_select import default_store
 from amplifier_agent.store.audit import AuditRecord
-from amplifier_agent.store.sessions import SessionStore
+from amplifier_agent.store.protocol import StoreBackend
 
 
 def write_audit(
@@ -24,11 +24,15 @@ def write_audit(
     correlation_id: str,
     started_at: str,
     ended_at: str,
+    store: StoreBackend | None = None,
 ) -> None:
     """`audits/<turnId>.json`, only with a session id (success and in-turn failure)."""
     if not session_id:
         return
-    session = SessionStore(layout().workspaces_dir, workspace).find(session_id)
+    try:
+        session = (store or default_store()).sessions(workspace).find(session_id)
+    except AmplifierError:  # a store that cannot be read loses the audit, not the turn
+        return
     if session is None:
         return
     record = AuditRecord.build(

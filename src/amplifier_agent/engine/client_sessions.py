@@ -10,12 +10,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from amplifier_agent.config.paths import layout
 from amplifier_agent.core.messages import Message
 from amplifier_agent.engine.open_sessions import SessionBusy
 from amplifier_agent.store.ids import HTTP_SESSION_PREFIX
+from amplifier_agent.store.protocol import Sessions, StoredSession
 from amplifier_agent.store.repair import repair
-from amplifier_agent.store.sessions import Session, SessionStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +22,7 @@ class PreparedSession:
     """A request's session (None without one), the history its turn starts from, whether the
     client's view diverged from the stored one, and the turn's id."""
 
-    session: Session | None
+    session: StoredSession | None
     history: list[Message]
     diverged: bool
     turn_id: str
@@ -35,17 +34,16 @@ def without_session(history: Sequence[Message]) -> PreparedSession:
 
 
 def prepare(
-    workspace: str, session_id: str, cwd: Path, history: Sequence[Message]
+    store: Sessions, session_id: str, cwd: Path, history: Sequence[Message]
 ) -> PreparedSession:
     """The client's view of the history wins, and what it adds is stored before the model is
-    called. Reads and writes the session's files: a server runs it on its writer thread."""
+    called. Reads and writes the store: a server runs it on its writer thread."""
     # Imported here: faces whose sessions are opened by id (`run`, the wire) never reconcile.
     from amplifier_agent.store.reconcile import reconcile
 
-    store = SessionStore(layout().workspaces_dir, workspace)
     stored_id = HTTP_SESSION_PREFIX + session_id
     session = store.find(stored_id) or store.create(stored_id, str(cwd))
-    stored = session.load() if session.transcript_path.exists() else []
+    stored = session.load() if session.has_transcript() else []
     merged = reconcile(stored, history)
     repaired, report = repair(merged.history)
     if merged.diverged or report.changed:

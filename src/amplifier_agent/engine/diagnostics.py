@@ -17,7 +17,13 @@ from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.messages import Message, UserMessage
 from amplifier_agent.store.sessions import SessionStore
 
-__all__ = ["Probe", "mcp_sdk_probe", "routing_matrix_probe", "session_store_round_trip"]
+__all__ = [
+    "Probe",
+    "mcp_sdk_probe",
+    "routing_matrix_probe",
+    "session_store_round_trip",
+    "shared_store_probe",
+]
 
 #: The module the engine loads MCP servers with; importing it imports the SDK the way a turn does.
 MCP_CLIENT_MODULE = "amplifier_agent.tools.mcp"
@@ -96,3 +102,22 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, AmplifierError):
         return f"{exc.code}: {exc.message}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def shared_store_probe(url: str) -> tuple[str, Probe]:
+    """A database store's connection, schema version and round-trip time, read without
+    migrating; the status is `ok`, `warn` (not migrated yet) or `fail`."""
+    from amplifier_agent.store.postgres.health import health
+
+    try:
+        found = health(url)
+    except AmplifierError as error:
+        return "fail", Probe(False, error.message)
+    rtt = f"round trip {found.rtt_ms:.2f} ms"
+    if found.schema > found.latest:
+        detail = f"schema {found.schema} is newer than this version supports ({found.latest})"
+        return "fail", Probe(False, f"{detail}; {rtt}")
+    if found.schema < found.latest:
+        detail = f"schema {found.schema}, the first server start migrates it to {found.latest}"
+        return "warn", Probe(True, f"{detail}; {rtt}")
+    return "ok", Probe(True, f"schema {found.schema} (current); {rtt}")

@@ -28,6 +28,7 @@ from amplifier_agent.core.usage import Usage
 from amplifier_agent.engine.model_cache import cache_info
 from amplifier_agent.engine.open_sessions import SessionBusy
 from amplifier_agent.engine.service import DISPATCH_POLICY, EngineService
+from amplifier_agent.engine.store_select import open_configured_store
 from amplifier_agent.engine.turn_types import OpenedSession, TurnControl, TurnReport, TurnRequest
 from amplifier_agent.store.ledger import LedgerStatus
 
@@ -123,7 +124,9 @@ class DispatchSessions:
     `initialize` and `session/create`, one cancellable turn at a time per session."""
 
     def __init__(self, host_config: HostConfig, options: DispatchOptions) -> None:
-        self.service = EngineService(host_config)
+        #: Chosen by the environment or host_config when the engine starts, kept across turns.
+        self.store = open_configured_store(None, host_config)
+        self.service = EngineService(host_config, store=self.store)
         self.configure(host_config, options)
         #: The turn each session runs now, by session id (one at a time).
         self._running: dict[str, _Running] = {}
@@ -228,6 +231,7 @@ class DispatchSessions:
         await asyncio.gather(*(entry.stop("shutdown") for entry in running))
         self.service.sessions.close()
         await self.service.aclose()
+        self.store.close()
 
 
 def _stopped(status: LedgerStatus) -> AmplifierError:

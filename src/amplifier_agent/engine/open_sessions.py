@@ -13,7 +13,7 @@ from typing import Literal
 from amplifier_agent.core.errors import AmplifierError, SessionError
 from amplifier_agent.engine.turn_types import OpenedSession
 from amplifier_agent.store.ids import validate_session_id
-from amplifier_agent.store.sessions import SessionStore
+from amplifier_agent.store.protocol import Sessions
 
 #: `auto` resumes the session or starts it; `resume` requires it; `fresh` deletes it first;
 #: `new` requires that it does not exist yet (an id is minted when none is given).
@@ -38,7 +38,7 @@ class OpenSessions:
         self.closed = False
 
     def open(
-        self, store: SessionStore, session_id: str | None, mode: SessionMode, cwd: Path
+        self, store: Sessions, session_id: str | None, mode: SessionMode, cwd: Path
     ) -> OpenedSession:
         """The session `session_id` in `mode`; one already open stays as it is."""
         if mode == "new" or session_id is None:
@@ -55,13 +55,13 @@ class OpenSessions:
         live = self._live.setdefault(session_id, OpenedSession(session, cwd))
         return OpenedSession(live.session, live.cwd, resumed=found is not None)
 
-    def _create(self, store: SessionStore, session_id: str | None, cwd: Path) -> OpenedSession:
+    def _create(self, store: Sessions, session_id: str | None, cwd: Path) -> OpenedSession:
         """A new session; a malformed or existing id is `invalid_session`."""
         if session_id is None:
             session_id = mint_session_id()
         validate_session_id(session_id)
         known = session_id in self._live or session_id in self._ended
-        if known or store.session_dir(session_id).exists() or store.find(session_id):
+        if known or store.occupied(session_id) or store.find(session_id):
             raise SessionError(f"session {session_id!r} already exists", code="invalid_session")
         opened = OpenedSession(store.create(session_id, str(cwd)), cwd)
         self._live[session_id] = opened

@@ -15,9 +15,11 @@ from amplifier_agent.core.errors import (
 from amplifier_agent.core.models import ModelInfo
 from amplifier_agent.core.registry import Registry, build_registry
 from amplifier_agent.engine.providers import ProviderPool
+from amplifier_agent.engine.store_select import open_configured_store
 from amplifier_agent.providers.metadata import enrich
 from amplifier_agent.providers.pricing import load_price_data, uses_price_data
 from amplifier_agent.providers.transport import server_transport
+from amplifier_agent.store.protocol import StoreBackend
 
 STARTUP_LIST_TIMEOUT_S = 15.0
 
@@ -109,3 +111,14 @@ async def _load_one(
     if not models:
         return [], Problem("no_models", f"{entry.id} lists no models", entry.id)
     return [enrich(m) for m in models], None
+
+
+def startup_store(
+    flag: str | None, config: HostConfig
+) -> tuple[StoreBackend | None, list[Problem]]:
+    """A server's store, or the start-up problem that prevents it (its code kept: for example
+    `store_unavailable` or `store_schema_newer`)."""
+    try:
+        return open_configured_store(flag, config), []
+    except AmplifierError as error:
+        return None, [Problem(error.code, error.message)]

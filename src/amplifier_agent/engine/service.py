@@ -8,26 +8,27 @@ thread); a face asks it to `open_session`, to `resolve` a model, and to `run_tur
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from amplifier_agent.agent.approval import ApprovalPolicy
 from amplifier_agent.agent.routing import UsableProvider
 from amplifier_agent.config.host_config import HostConfig
-from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import DisplayEvent
 from amplifier_agent.core.messages import Message, ToolSpec
 from amplifier_agent.engine import client_sessions
 from amplifier_agent.engine.client_sessions import PreparedSession, SessionLocks
-from amplifier_agent.engine.open_sessions import OpenSessions, SessionMode
+from amplifier_agent.engine.open_sessions import OpenSessions, SessionBusy, SessionMode
 from amplifier_agent.engine.providers import (
     PoolEntry,
     ProviderPool,
     resolve_provider_settings,
     select_provider_module,
 )
+from amplifier_agent.engine.store_select import default_store
 from amplifier_agent.engine.store_writer import StoreWriter, offload, offload_last
 from amplifier_agent.engine.turn import execute_turn, pool_entries
 from amplifier_agent.engine.turn_record import record_unstarted
@@ -42,7 +43,8 @@ from amplifier_agent.engine.turn_types import (
     TurnSetup,
 )
 from amplifier_agent.engine.usable import ProviderRef
-from amplifier_agent.store.sessions import SessionStore
+from amplifier_agent.store.ids import HTTP_SESSION_PREFIX
+from amplifier_agent.store.protocol import StoreBackend
 
 if TYPE_CHECKING:
     # Only a server has these; a one-turn `run` never imports its start-up or the registry.
@@ -71,8 +73,12 @@ class EngineService:
         cwd: Path | None = None,
         *,
         mcp_fallback_path: str | None = None,
+        store: StoreBackend | None = None,
     ) -> None:
         self.loaded = loaded
+        #: Sessions and the ledger (the files by default). Whoever opened it closes it; a store
+        #: shared with other processes also holds each session's lock for the length of a turn.
+        self.store = store or default_store()
         self.sessions = OpenSessions()
         self.statics: ServerStatics | None = None
         self.writer: StoreWriter | None = None
@@ -141,8 +147,9 @@ class EngineService:
     ) -> OpenedSession:
         """Resume or start `session_id` (see `SessionMode`) in this workspace, its turns running
         in `cwd` (default: the service's)."""
-        store = SessionStore(layout().workspaces_dir, self.workspace)
-        return self.sessions.open(store, session_id, mode, cwd or self.cwd)
+        return self.sessions.open(
+            self.store.sessions(self.workspace), session_id, mode, cwd or self.cwd
+        )
 
     def session(self, session_id: str) -> OpenedSession:
         """The open session `session_id`; an unknown or ended one is an error."""
@@ -165,9 +172,12 @@ class EngineService:
         model, a busy session, an unreadable transcript) raises before any event."""
         model = self._model_for(request.model)
         if not policy.client_held:
-            setup = self._stored_session_setup(request, policy, model, control)
-            return await execute_turn(setup, emit)
-        async with self._locks.hold(request.session_id):
+            opened = request.session
+            async with self._shared_lock(opened.session_id if opened else None):
+                setup = self._stored_session_setup(request, policy, model, control)
+                return await execute_turn(setup, emit)
+        stored_id = None if request.session_id is None else HTTP_SESSION_PREFIX + request.session_id
+        async with self._locks.hold(request.session_id), self._shared_lock(stored_id):
             client = await self._client_session(request)
             report = await execute_turn(self._setup(request, policy, model, control, client), emit)
             if client.session is not None and client.diverged and report.error is None:
@@ -183,6 +193,22 @@ class EngineService:
         """A turn of the HTTP face."""
         return await self.run_turn(request, emit, HTTP_POLICY, control)
 
+    @asynccontextmanager
+    async def _shared_lock(self, session_id: str | None) -> AsyncIterator[None]:
+        """The session's lock in a store other processes share, held until the turn's record
+        is committed; busy elsewhere is `session_busy`. A server takes and releases it on its
+        writer thread, in order with the writes."""
+        if session_id is None or not self.store.shared:
+            yield
+            return
+        lease = await offload(self.writer, self.store.try_lock, self.workspace, session_id)
+        if lease is None:
+            raise SessionBusy(f"session '{session_id}' is busy in another process")
+        try:
+            yield
+        finally:
+            await offload_last(self.writer, lease.release)
+
     def _model_for(self, model: ResolvedModel | str | None) -> ResolvedModel:
         if isinstance(model, ResolvedModel):
             return model
@@ -194,7 +220,7 @@ class EngineService:
         return await offload(
             self.writer,
             client_sessions.prepare,
-            self.workspace,
+            self.store.sessions(self.workspace),
             request.session_id,
             self.cwd,
             request.history,
@@ -248,6 +274,7 @@ class EngineService:
             usable=self._usable_for(model.provider.provider_id),
             statics=self.statics,
             writer=self.writer,
+            store=self.store,
         )
 
     def _approval(self, policy: TurnPolicy) -> ApprovalPolicy:
@@ -299,7 +326,7 @@ class EngineService:
         session_id = request.session.session_id if request.session else (request.session_id or "")
         turn_id = "turn-1" if request.turn_id is None else request.turn_id
         ids = (self.workspace, session_id, turn_id, request.request_id)
-        return record_unstarted(policy.face, *ids, provider=provider, error=error)
+        return record_unstarted(policy.face, *ids, provider=provider, error=error, store=self.store)
 
     async def aclose(self) -> None:
         """Close every provider client and, in a server, finish the store's pending writes."""

@@ -16,7 +16,7 @@ from amplifier_agent.engine.store_writer import StoreWriter, offload
 from amplifier_agent.engine.toolbox import assemble_tools
 from amplifier_agent.engine.turn_statics import TurnStatics
 from amplifier_agent.engine.turn_types import Running, TurnSetup
-from amplifier_agent.store.sessions import Session
+from amplifier_agent.store.protocol import StoredSession
 from amplifier_agent.tools.base import Tool, ToolContext
 
 #: Output budget when neither the request, the config nor the model metadata says.
@@ -91,7 +91,7 @@ def _context_window(setup: TurnSetup, active: UsableProvider, model: str) -> int
 
 
 def _checkpointer(
-    session: Session | None, writer: StoreWriter | None
+    session: StoredSession | None, writer: StoreWriter | None
 ) -> Callable[[Sequence[Message], bool], Awaitable[None]] | None:
     if session is None:
         return None

@@ -8,15 +8,16 @@ import logging
 from dataclasses import replace
 
 from amplifier_agent.agent.run import TurnOutcome
-from amplifier_agent.config.paths import layout
 from amplifier_agent.core.errors import AmplifierError, StorageError, storage_error
 from amplifier_agent.core.messages import AssistantMessage
 from amplifier_agent.core.usage import Usage
+from amplifier_agent.engine.store_select import default_store
 from amplifier_agent.engine.store_writer import offload_last
 from amplifier_agent.engine.turn_types import Face, Running, TurnReport
 from amplifier_agent.providers.pricing import price_call
-from amplifier_agent.store.ledger import LedgerRecord, LedgerStatus, append_ledger
+from amplifier_agent.store.ledger import LedgerRecord, LedgerStatus
 from amplifier_agent.store.metadata import LastTurn
+from amplifier_agent.store.protocol import StoreBackend
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,10 @@ def record_unstarted(
     *,
     provider: str,
     error: AmplifierError,
+    store: StoreBackend | None = None,
 ) -> TurnReport:
     """A turn that failed before it could start is still a turn: it gets its ledger line."""
-    append_ledger(
-        layout().usage_ledger,
+    (store or default_store()).append_ledger(
         LedgerRecord.from_usage(
             Usage(),
             face=face,
@@ -92,24 +93,11 @@ def _record(
     if storage_error is not None and error is None:
         error = storage_error
         status = "failed" if status == "completed" else status
+    commit_error = _commit(running, _ledger_record(running, status))
+    if commit_error is not None and error is None:
+        error = commit_error
     reply = outcome.reply if outcome else _answered_reply(running, error)
     choice = running.choice
-    append_ledger(
-        layout().usage_ledger,
-        LedgerRecord.from_usage(
-            state.usage,
-            face=setup.face,
-            workspace=setup.workspace,
-            session_id=setup.session.session_id if setup.session else "",
-            turn_id=setup.turn_id,
-            request_id=setup.request_id,
-            status=status,
-            provider=choice.provider_id if choice else setup.active.provider_id,
-            model=choice.model if choice else (setup.model or ""),
-            usage_estimated=state.usage_estimated,
-            duration_ms=running.duration_ms(),
-        ),
-    )
     return TurnReport(
         session_id=setup.session.session_id if setup.session else "",
         turn_id=setup.turn_id,
@@ -121,6 +109,33 @@ def _record(
         provider_id=choice.provider_id if choice else setup.active.provider_id,
         model=choice.model if choice else (setup.model or ""),
     )
+
+
+def _ledger_record(running: Running, status: LedgerStatus) -> LedgerRecord:
+    setup, choice = running.setup, running.choice
+    return LedgerRecord.from_usage(
+        running.state.usage,
+        face=setup.face,
+        workspace=setup.workspace,
+        session_id=setup.session.session_id if setup.session else "",
+        turn_id=setup.turn_id,
+        request_id=setup.request_id,
+        status=status,
+        provider=choice.provider_id if choice else setup.active.provider_id,
+        model=choice.model if choice else (setup.model or ""),
+        usage_estimated=running.state.usage_estimated,
+        duration_ms=running.duration_ms(),
+    )
+
+
+def _commit(running: Running, record: LedgerRecord) -> StorageError | None:
+    """The turn's pending session writes and its ledger line, together where the store can."""
+    store = running.setup.store or default_store()
+    try:
+        store.end_turn(running.setup.session, record)
+    except StorageError as error:
+        return error
+    return None
 
 
 def _answered_reply(running: Running, error: AmplifierError | None) -> str:

@@ -23,7 +23,7 @@ from amplifier_agent.engine.store_writer import StoreWriter
 from amplifier_agent.engine.turn_statics import TurnStatics
 from amplifier_agent.engine.usable import ProviderRef
 from amplifier_agent.store.ledger import LedgerStatus
-from amplifier_agent.store.sessions import Session
+from amplifier_agent.store.protocol import StoreBackend, StoredSession
 
 Face = Literal["cli", "http", "dispatch"]
 
@@ -76,7 +76,7 @@ class OpenedSession:
     """A session opened (resumed or started) by `EngineService.open_session`, and the tool
     directory its turns run in."""
 
-    session: Session
+    session: StoredSession
     cwd: Path
     resumed: bool = False
 
@@ -131,7 +131,7 @@ class TurnSetup:
     approval: ApprovalPolicy
     new_messages: tuple[Message, ...]
     history: tuple[Message, ...] = ()
-    session: Session | None = None
+    session: StoredSession | None = None
     model: str | None = None
     host_tools: tuple[ToolSpec, ...] = ()
     options: CallOptions = field(default_factory=CallOptions)
@@ -147,6 +147,8 @@ class TurnSetup:
     statics: TurnStatics | None = None
     #: Where session and ledger writes run (the server's thread); without one, on the spot.
     writer: StoreWriter | None = None
+    #: Where the session lives and the turn's ledger line goes; without one, the files.
+    store: StoreBackend | None = None
 
 
 @dataclass(frozen=True, slots=True)

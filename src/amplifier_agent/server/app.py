@@ -28,6 +28,7 @@ from amplifier_agent.server.gate import (
     session_header,
 )
 from amplifier_agent.server.models_route import find_entry, model_entry, models_list_body
+from amplifier_agent.server.responses import handle_responses, handle_retrieve
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 access_log = logging.getLogger("amplifier_agent.access")
@@ -123,9 +124,7 @@ class AgentApp:
             await self._one_model(exchange, path[len("/v1/models/") :])
         elif path == "/v1/chat/completions":
             _require(method, ("POST",))
-            if not content_type_ok(headers.get("content-type")):
-                raise errors.unsupported_media_type()
-            body = await _read_body(exchange.receive, MAX_BODY_BYTES)
+            body = await _json_body(headers, exchange)
             await handle_chat(
                 self.chat,
                 exchange,
@@ -134,6 +133,13 @@ class AgentApp:
                 lambda: session_header(headers),
                 prefers_json=prefers_json(_joined_header(scope, b"accept")),
             )
+        elif path == "/v1/responses":
+            _require(method, ("POST",))
+            body = await _json_body(headers, exchange)
+            await handle_responses(self.chat, exchange, body, rid, lambda: session_header(headers))
+        elif path.startswith("/v1/responses/") and len(path) > len("/v1/responses/"):
+            _require(method, ("GET",))
+            await handle_retrieve(self.chat, exchange, path[len("/v1/responses/") :])
         else:
             raise errors.not_found(path)
 
@@ -168,6 +174,13 @@ def _raw_header(scope: Scope, name: bytes) -> bytes | None:
         if key.lower() == name:
             return bytes(value)
     return None
+
+
+async def _json_body(headers: dict[str, str], exchange: Exchange) -> bytes:
+    """A POST body the routes decode as JSON: its media type checked before a byte is read."""
+    if not content_type_ok(headers.get("content-type")):
+        raise errors.unsupported_media_type()
+    return await _read_body(exchange.receive, MAX_BODY_BYTES)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -16,12 +16,13 @@ from amplifier_agent.server.fields import (
     JsonObject,
     as_array,
     as_bool,
-    as_int,
-    as_number,
     as_object,
     as_string,
     bad_request,
+    decode_object,
     optional_string,
+    positive_int,
+    ranged,
     required,
     wrong_type,
     wrong_value,
@@ -99,8 +100,8 @@ class ChatRequest:
 def parse_chat_request(body: bytes, *, stream_default: bool = True) -> ChatRequest:
     """Validate a request body; fields are checked in a fixed order, the first failure wins.
     `stream_default` applies when the body has no `stream` (the `Accept` header decides it)."""
-    document = _decode(body)
-    _refuse_forbidden(document)
+    document = decode_object(body)
+    refuse_forbidden(document)
     _check_n(document.get("n"))
     stream = _stream(document, stream_default)
     return ChatRequest(
@@ -109,26 +110,16 @@ def parse_chat_request(body: bytes, *, stream_default: bool = True) -> ChatReque
         stream=stream,
         include_usage=_include_usage(document.get("stream_options"), stream),
         tools=parse_tools(document.get("tools")),
-        tool_choice=_tool_choice(document.get("tool_choice")),
-        temperature=_ranged(document, "temperature", 0.0, 2.0),
-        top_p=_ranged(document, "top_p", 0.0, 1.0),
+        tool_choice=parse_tool_choice(document.get("tool_choice")),
+        temperature=ranged(document, "temperature", 0.0, 2.0),
+        top_p=ranged(document, "top_p", 0.0, 1.0),
         max_tokens=_max_tokens(document),
         stop=_stop(document.get("stop")),
         ignored_params=_ignored(document),
     )
 
 
-def _decode(body: bytes) -> JsonObject:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise bad_request("invalid_json", None, "The request body is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise bad_request("invalid_request", None, "The request body must be a JSON object")
-    return document
-
-
-def _refuse_forbidden(document: JsonObject) -> None:
+def refuse_forbidden(document: JsonObject) -> None:
     for key in document:
         lowered = key.lower()
         if lowered in FORBIDDEN_PARAMS or lowered.endswith("_url"):
@@ -186,7 +177,12 @@ def _tool(value: object, path: str) -> ToolSpec | None:
     if as_string(required(tool, "type", path), f"{path}.type") != "function":
         return None
     where = f"{path}.function"
-    function = as_object(required(tool, "function", path), where)
+    return function_spec(as_object(required(tool, "function", path), where), where)
+
+
+def function_spec(function: JsonObject, where: str) -> ToolSpec:
+    """A function tool's `name`, `description` and `parameters`, validated; `where` is the path
+    of the object holding them (chat nests them under `function`, Responses does not)."""
     name = as_string(required(function, "name", where), f"{where}.name")
     if not TOOL_NAME_RE.fullmatch(name):
         raise wrong_value(f"{where}.name", "must match ^[A-Za-z0-9_-]{1,64}$")
@@ -213,7 +209,7 @@ def _check_schema_size(schema: JsonObject, param: str) -> None:
         )
 
 
-def _tool_choice(value: object) -> ToolChoice | None:
+def parse_tool_choice(value: object) -> ToolChoice | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -234,29 +230,9 @@ def _tool_choice(value: object) -> ToolChoice | None:
     return {"type": "function", "function": {"name": name}}
 
 
-def _ranged(document: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
-    value = document.get(key)
-    if value is None:
-        return None
-    number = as_number(value, key)
-    if not low <= number <= high:
-        raise wrong_value(key, f"must be between {low:g} and {high:g}")
-    return number
-
-
-def _positive_int(document: Mapping[str, Any], key: str) -> int | None:
-    value = document.get(key)
-    if value is None:
-        return None
-    number = as_int(value, key)
-    if number < 1:
-        raise wrong_value(key, "must be at least 1")
-    return number
-
-
 def _max_tokens(document: Mapping[str, Any]) -> int | None:
-    legacy = _positive_int(document, "max_tokens")
-    current = _positive_int(document, "max_completion_tokens")
+    legacy = positive_int(document, "max_tokens")
+    current = positive_int(document, "max_completion_tokens")
     return current if current is not None else legacy
 
 

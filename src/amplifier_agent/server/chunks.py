@@ -18,7 +18,6 @@ from amplifier_agent.core.messages import ToolCall
 from amplifier_agent.core.usage import Usage, format_decimal
 
 DONE_FRAME = b"data: [DONE]\n\n"
-KEEPALIVE_FRAME = b": keepalive\n\n"
 
 
 def completion_id() -> str:
@@ -47,8 +46,13 @@ def usage_json(usage: Usage | None) -> dict[str, Any]:
     return body
 
 
+def arguments_text(call: ToolCall) -> str:
+    """A call's arguments as the JSON text OpenAI clients expect (`{}` when there are none)."""
+    return orjson.dumps(call.arguments).decode() if call.arguments else "{}"
+
+
 def tool_call_json(index: int, call: ToolCall, call_id: str) -> dict[str, Any]:
-    arguments = orjson.dumps(call.arguments).decode() if call.arguments else "{}"
+    arguments = arguments_text(call)
     return {
         "index": index,
         "id": call_id,

@@ -3,20 +3,13 @@ buffer it into one JSON body (SPEC §8.4–8.8)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
-from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import ResultDelta, ThinkingStreamed
-from amplifier_agent.engine import CallOptions, EngineService, ResolvedModel, TurnRequest
-from amplifier_agent.server import errors
+from amplifier_agent.engine import CallOptions, ResolvedModel, TurnRequest
 from amplifier_agent.server.chat_request import ChatRequest, parse_chat_request
 from amplifier_agent.server.chunks import (
     DONE_FRAME,
-    KEEPALIVE_FRAME,
     ChunkWriter,
     client_call_ids,
     completion_body,
@@ -24,43 +17,18 @@ from amplifier_agent.server.chunks import (
 )
 from amplifier_agent.server.conversation import Conversation, to_conversation
 from amplifier_agent.server.errors import HttpError
-from amplifier_agent.server.turn_runner import TURN_OVER, Failure, TurnRunner
-
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-
-KEEPALIVE_S = 3.0
-CLIENT_CLOSED = 499
-
-
-@dataclass
-class ChatContext:
-    """Per-server settings and the set of turns in flight (for shutdown draining)."""
-
-    engine: EngineService
-    model_id: str | None = None
-    keepalive_s: float = KEEPALIVE_S
-    in_flight: set[TurnRunner] = field(default_factory=set)
-    draining: bool = False
-
-
-@dataclass
-class Exchange:
-    """One HTTP exchange: ASGI callables plus the response headers decided so far."""
-
-    send: Send
-    receive: Receive
-    headers: list[tuple[bytes, bytes]]
-    status: int = 0
-
-    async def start(self, status: int, extra: list[tuple[bytes, bytes]]) -> None:
-        self.status = status
-        await self.send(
-            {"type": "http.response.start", "status": status, "headers": self.headers + extra}
-        )
-
-    async def body(self, data: bytes, more: bool = True) -> None:
-        await self.send({"type": "http.response.body", "body": data, "more_body": more})
+from amplifier_agent.server.turn_exchange import (
+    ChatContext,
+    Exchange,
+    Receive,
+    Send,
+    conversation_turn,
+    drain_turn,
+    resolve_model,
+    running_turn,
+    stream_turn,
+)
+from amplifier_agent.server.turn_runner import Failure, TurnRunner
 
 
 def chat_turn_for(
@@ -70,12 +38,10 @@ def chat_turn_for(
     request_id: str,
     session_id: str | None,
 ) -> TurnRequest:
-    return TurnRequest(
+    return conversation_turn(
+        conversation,
         model=model,
         request_id=request_id,
-        history=conversation.history,
-        prompt=conversation.prompt,
-        containment=conversation.containment,
         session_id=session_id,
         host_tools=request.tools,
         options=CallOptions(
@@ -102,83 +68,34 @@ async def handle_chat(
     (from `Accept`) answers with one JSON body when the request does not say `stream`."""
     request = parse_chat_request(body, stream_default=not prefers_json)
     conversation = to_conversation(request.messages)
-    if ctx.draining:
-        raise errors.shutting_down()
-    try:
-        model = ctx.engine.resolve(request.model)
-    except AmplifierError as error:  # unknown_model / ambiguous_model
-        raise HttpError(400, error.code, error.message, param="model") from error
+    model = resolve_model(ctx, request.model)
     turn = chat_turn_for(request, model, conversation, request_id, session_id())
     exchange.headers.append((b"x-amplifier-agent-provider", model.provider_id.encode()))
     if request.ignored_params:
         names = ",".join(request.ignored_params).encode()
         exchange.headers.append((b"x-amplifier-agent-ignored-params", names))
     writer = ChunkWriter(model=ctx.model_id or request.model)
-    runner = TurnRunner(ctx.engine, turn)
-    ctx.in_flight.add(runner)
-    watcher = asyncio.create_task(_watch_disconnect(exchange.receive, runner))
-    try:
+    async with running_turn(ctx, exchange, turn) as runner:
         if request.stream:
-            await _stream(ctx, exchange, runner, writer)
+            await stream_turn(ctx, exchange, runner, ChatRenderer(writer))
         else:
             await _buffered(exchange, runner, writer)
-    finally:
-        watcher.cancel()
-        ctx.in_flight.discard(runner)
-        if not runner.task.done():
-            runner.cancel("client_disconnected")
-        if runner.cancelled and runner.control.cancel_status == "client_disconnected":
-            exchange.status = CLIENT_CLOSED
 
 
-async def _watch_disconnect(receive: Receive, runner: TurnRunner) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            if not runner.task.done():
-                runner.cancel("client_disconnected")
-            return
+class ChatRenderer:
+    """Chat-completions chunks for `stream_turn`."""
 
+    def __init__(self, writer: ChunkWriter) -> None:
+        self.writer = writer
 
-SSE_HEADERS = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache"),
-    (b"connection", b"keep-alive"),
-    (b"x-accel-buffering", b"no"),
-]
+    def opening(self) -> bytes:
+        return self.writer.role()
 
+    def frame(self, event: object) -> bytes | None:
+        return _visible_frame(self.writer, event)
 
-async def _stream(
-    ctx: ChatContext, exchange: Exchange, runner: TurnRunner, writer: ChunkWriter
-) -> None:
-    committed = False
-
-    async def commit() -> None:
-        nonlocal committed
-        if not committed:
-            committed = True
-            await exchange.start(200, SSE_HEADERS)
-            await exchange.body(writer.role())
-
-    last_frame = time.monotonic()
-    while True:
-        silence = ctx.keepalive_s - (time.monotonic() - last_frame)
-        item = await runner.next_event(max(silence, 0.0))
-        if item is TURN_OVER:
-            break
-        frame = _visible_frame(writer, item) if item is not None else KEEPALIVE_FRAME
-        if frame is None:
-            continue
-        await commit()
-        await exchange.body(frame)
-        last_frame = time.monotonic()
-    if runner.cancelled and runner.control.cancel_status == "client_disconnected":
-        return
-    failure = runner.failure()
-    if failure is not None and not committed:
-        raise failure.as_http_error()
-    await commit()
-    await _finish_stream(exchange, runner, writer, failure)
+    async def closing(self, runner: TurnRunner, failure: Failure | None) -> list[bytes]:
+        return [*_closing_frames(runner, self.writer, failure), DONE_FRAME]
 
 
 def _visible_frame(writer: ChunkWriter, event: object) -> bytes | None:
@@ -189,41 +106,38 @@ def _visible_frame(writer: ChunkWriter, event: object) -> bytes | None:
     return None
 
 
-async def _finish_stream(
-    exchange: Exchange, runner: TurnRunner, writer: ChunkWriter, failure: Failure | None
-) -> None:
-    report = None if runner.cancelled or runner.task.exception() else runner.task.result()
+def _closing_frames(
+    runner: TurnRunner, writer: ChunkWriter, failure: Failure | None
+) -> list[bytes]:
+    report = runner.report()
     usage = report.usage if report else None
     if failure is not None:
         code = failure.in_band_code()
         note = f"\n\n[amplifier-agent error: {code}: {failure.message}]\n"
-        await exchange.body(writer.delta({"content": note}))
         error = {"code": code, "message": failure.message}
-        await exchange.body(writer.terminal("stop", usage, error))
-    else:
-        calls = report.host_calls if report else ()
-        for index, (call, call_id) in enumerate(zip(calls, client_call_ids(calls), strict=True)):
-            await exchange.body(
-                writer.delta({"tool_calls": [tool_call_json(index, call, call_id)]})
-            )
-        await exchange.body(writer.terminal("tool_calls" if calls else "stop", usage))
-    await exchange.body(DONE_FRAME, more=False)
+        return [writer.delta({"content": note}), writer.terminal("stop", usage, error)]
+    calls = report.host_calls if report else ()
+    frames = [
+        writer.delta({"tool_calls": [tool_call_json(index, call, call_id)]})
+        for index, (call, call_id) in enumerate(zip(calls, client_call_ids(calls), strict=True))
+    ]
+    frames.append(writer.terminal("tool_calls" if calls else "stop", usage))
+    return frames
 
 
 async def _buffered(exchange: Exchange, runner: TurnRunner, writer: ChunkWriter) -> None:
     content: list[str] = []
     reasoning: list[str] = []
-    while (item := await runner.next_event(None)) is not TURN_OVER:
+
+    def collect(item: object) -> None:
         if isinstance(item, ResultDelta):
             content.append(item.text)
         elif isinstance(item, ThinkingStreamed):
             reasoning.append(item.text)
-    if runner.cancelled and runner.control.cancel_status == "client_disconnected":
+
+    report = await drain_turn(runner, collect)
+    if report is None:
         return
-    failure = runner.failure()
-    if failure is not None:
-        raise failure.as_http_error()
-    report = runner.task.result()
     calls = report.host_calls
     tool_calls = [
         tool_call_json(i, call, call_id)
@@ -236,10 +150,14 @@ async def _buffered(exchange: Exchange, runner: TurnRunner, writer: ChunkWriter)
         tool_calls=tool_calls,
         usage=report.usage,
     )
-    await exchange.start(
-        200, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    )
-    await exchange.body(body, more=False)
+    await exchange.json(body)
 
 
-__all__ = ["ChatContext", "Exchange", "HttpError", "handle_chat"]
+__all__ = [
+    "ChatContext",
+    "Exchange",
+    "HttpError",
+    "Receive",
+    "Send",
+    "handle_chat",
+]

@@ -37,15 +37,16 @@ class Conversation:
     prompt: UserMessage | None
 
 
-def to_conversation(messages: Sequence[ChatMessage]) -> Conversation:
-    """Split validated request messages; raises a 400 `HttpError` for an unanswerable list."""
+def to_conversation(messages: Sequence[ChatMessage], param: str | None = None) -> Conversation:
+    """Split validated request messages; raises a 400 `HttpError` for an unanswerable list,
+    naming `param` when given (a face whose request field is not `messages`)."""
     indexed = [(i, m) for i, m in enumerate(messages) if m.role not in _INSTRUCTION_ROLES]
     if not indexed:
-        raise wrong_value("messages", "must contain a user, assistant or tool message")
+        raise wrong_value(param or "messages", "must contain a user, assistant or tool message")
     last_index, last = indexed[-1]
     if last.role == "assistant" and not last.tool_calls:
         raise wrong_value(
-            f"messages[{last_index}]",
+            param or f"messages[{last_index}]",
             "the conversation ends with an assistant message that has no tool_calls",
         )
     rest = [message for _, message in indexed]

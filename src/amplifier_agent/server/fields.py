@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from amplifier_agent.server.errors import HttpError
 
 JsonObject = dict[str, Any]
@@ -108,3 +110,34 @@ def as_int(value: object, param: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise wrong_type(param, "an integer", value)
     return value
+
+
+def decode_object(body: bytes) -> JsonObject:
+    """A request body decoded as one JSON object, else the 400 that says what is wrong."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise bad_request("invalid_json", None, "The request body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise bad_request("invalid_request", None, "The request body must be a JSON object")
+    return document
+
+
+def ranged(document: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
+    value = document.get(key)
+    if value is None:
+        return None
+    number = as_number(value, key)
+    if not low <= number <= high:
+        raise wrong_value(key, f"must be between {low:g} and {high:g}")
+    return number
+
+
+def positive_int(document: Mapping[str, Any], key: str) -> int | None:
+    value = document.get(key)
+    if value is None:
+        return None
+    number = as_int(value, key)
+    if number < 1:
+        raise wrong_value(key, "must be at least 1")
+    return number

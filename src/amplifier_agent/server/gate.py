@@ -184,7 +184,7 @@ def session_header(headers: Mapping[str, str]) -> str | None:
     for name in SESSION_HEADERS:
         value = by_name.get(name, "").strip()
         if value:
-            if _SESSION_ID_RE.fullmatch(value) and value.strip(".") != "":
+            if valid_session_id(value):
                 return value
             raise HttpError(
                 400,
@@ -192,3 +192,8 @@ def session_header(headers: Mapping[str, str]) -> str | None:
                 f"The {name} header must match ^[A-Za-z0-9._:-]{{1,128}}$ and not be all dots",
             )
     return None
+
+
+def valid_session_id(value: str) -> bool:
+    """Whether a client's id can name a session: the id grammar, and not all dots."""
+    return _SESSION_ID_RE.fullmatch(value) is not None and value.strip(".") != ""

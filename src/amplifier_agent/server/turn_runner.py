@@ -62,6 +62,12 @@ class TurnRunner:
     def cancelled(self) -> bool:
         return self.task.cancelled()
 
+    def report(self) -> TurnReport | None:
+        """The ended turn's report; None when it was cancelled or raised."""
+        if self.task.cancelled() or self.task.exception() is not None:
+            return None
+        return self.task.result()
+
     def failure(self) -> Failure | None:
         """How the turn failed, or None when it produced a report without an error."""
         if self.task.cancelled():

@@ -1,4 +1,5 @@
-"""Sessions on disk: transcripts, metadata, audit records, the turn ledger."""
+"""Sessions, transcripts, metadata, audit records and the turn ledger: the store interface
+(`protocol`), the files under the state root, and a PostgreSQL backend (`postgres`)."""
 
 from amplifier_agent.store.audit import AuditRecord, argv_digest, env_digest
 from amplifier_agent.store.ids import turn_id, validate_session_id

@@ -94,8 +94,13 @@ def write_audit(session_dir: Path, turn_id: str, record: AuditRecord) -> Path:
 
     A write failure raises `StorageError`.
     """
+    return write_audit_json(session_dir, turn_id, record.to_json())
+
+
+def write_audit_json(session_dir: Path, turn_id: str, record: Mapping[str, Any]) -> Path:
+    """`write_audit` for a record already in its JSON shape (as a store export carries it)."""
     path = audit_path(session_dir, turn_id)
-    text = json.dumps(record.to_json(), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
     try:
         atomic_write(path, text.encode("utf-8"))
     except OSError as exc:

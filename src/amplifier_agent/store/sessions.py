@@ -60,6 +60,9 @@ class Session:
     def metadata_path(self) -> Path:
         return self.directory / METADATA_NAME
 
+    def has_transcript(self) -> bool:
+        return self.transcript_path.exists()
+
     def load(self) -> list[Message]:
         """The stored messages; an unreadable transcript raises `stale_session`."""
         return load_transcript(self.transcript_path)
@@ -159,6 +162,10 @@ class SessionStore:
             for entry in entries
             if entry.name != self.workspace and entry.is_dir(follow_symlinks=False)
         ]
+
+    def occupied(self, session_id: str) -> bool:
+        """Whether the current workspace holds a directory of this id (even an empty one)."""
+        return self.session_dir(session_id).exists()
 
     def exists(self, session_id: str) -> bool:
         """Whether a transcript of `session_id` exists in any workspace."""

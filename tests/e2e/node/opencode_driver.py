@@ -16,6 +16,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,25 +158,46 @@ def session_store(state_root: Path) -> list[dict[str, Any]]:
     return found
 
 
-def drive(spec: DriverSpec) -> dict[str, Any]:
-    spec.home.mkdir(parents=True, exist_ok=True)
+@dataclass
+class Served:
+    """Our server on loopback with the scripted fake upstream behind it."""
+
+    server: RunningServer
+    fake: FakeUpstream
+    state_root: Path
+
+    def report(self) -> dict[str, Any]:
+        """What the fake received, our session store and our log (call after the server)."""
+        return {
+            "interfaces": network_interfaces(),
+            "upstream_requests": [r.to_json() for r in self.fake.requests],
+            "sessions": session_store(self.state_root),
+            "ledger": usage_ledger(self.state_root),
+            "server_stderr": self.server.stderr_text()[-STDERR_TAIL:],
+        }
+
+
+@contextmanager
+def served(home: Path, workdir: Path, replies: list[dict[str, Any]]) -> Iterator[Served]:
+    home.mkdir(parents=True, exist_ok=True)
     with FakeUpstream() as fake:
-        fake.enqueue(*(Reply.from_json(r) for r in spec.replies))
-        env = server_env(
-            spec.home, {"ANTHROPIC_API_KEY": "sk-ant-fake", "ANTHROPIC_BASE_URL": fake.url}
-        )
-        state_root = Path(env["AMPLIFIER_AGENT_HOME"])
-        config = write_config(spec.home / "host_config.json", SERVER_CONFIG)
-        with running_server(config, env, cwd=spec.workdir, args=("--log-level", "info")) as server:
-            outcome = _opencode_against(spec, server)
-        requests = [r.to_json() for r in fake.requests]
-    return {
-        **outcome,
-        "interfaces": network_interfaces(),
-        "upstream_requests": requests,
-        "sessions": session_store(state_root),
-        "server_stderr": server.stderr_text()[-STDERR_TAIL:],
-    }
+        fake.enqueue(*(Reply.from_json(r) for r in replies))
+        env = server_env(home, {"ANTHROPIC_API_KEY": "sk-ant-fake", "ANTHROPIC_BASE_URL": fake.url})
+        config = write_config(home / "host_config.json", SERVER_CONFIG)
+        with running_server(config, env, cwd=workdir, args=("--log-level", "info")) as server:
+            yield Served(server, fake, Path(env["AMPLIFIER_AGENT_HOME"]))
+
+
+def usage_ledger(state_root: Path) -> list[dict[str, Any]]:
+    ledger = state_root / "state" / "usage.jsonl"
+    lines = ledger.read_text("utf-8").splitlines() if ledger.exists() else []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def drive(spec: DriverSpec) -> dict[str, Any]:
+    with served(spec.home, spec.workdir, spec.replies) as running:
+        outcome = _opencode_against(spec, running.server)
+    return {**outcome, **running.report()}
 
 
 def _opencode_against(spec: DriverSpec, server: RunningServer) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Replays process fixtures (conformance/fixtures/process) against the fake engine and turns
-what the wrapper did into an observation and a §10.5 report."""
+"""Replays process fixtures (conformance/fixtures/process) and persistent-lifecycle fixtures
+(conformance/fixtures/stdio) against the fake engine and turns what the wrapper did into an
+observation and a §10.5 report."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from amplifier_agent_py import AgentError, spawn_agent
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE_DIR = REPO / "conformance" / "fixtures" / "process"
+STDIO_FIXTURE_DIR = REPO / "conformance" / "fixtures" / "stdio"
 FAKE_ENGINE = REPO / "conformance" / "fake-engine" / "bin" / "amplifier-agent"
 REPORTS_VAR = "AMPLIFIER_CONFORMANCE_REPORTS"
 _ENGINE_VARS = (
@@ -30,11 +32,12 @@ _OPTION_NAMES = {
     "displayMode": "display_mode",
     "approval": "approval",
     "timeoutMs": "timeout_ms",
+    "lifecycle": "lifecycle",
 }
 
 
 def fixture_paths() -> list[Path]:
-    return sorted(FIXTURE_DIR.glob("*.json"))
+    return sorted(FIXTURE_DIR.glob("*.json")) + sorted(STDIO_FIXTURE_DIR.glob("*.json"))
 
 
 def camel(name: str) -> str:
@@ -86,9 +89,13 @@ async def _observe(fixture: dict[str, Any]) -> dict[str, Any]:
     except AgentError as error:
         observation["spawn_error"] = error_record(error)
         return observation
-    async for event in handle.submit(fixture["prompt"]):
-        if event["type"] != "activity":  # timing-dependent, never part of an expectation
-            observation["events"].append(wire_names(event))
+    try:
+        for prompt in fixture.get("prompts") or [fixture["prompt"]]:
+            async for event in handle.submit(prompt):
+                if event["type"] != "activity":  # timing-dependent, never in an expectation
+                    observation["events"].append(wire_names(event))
+    finally:
+        await handle.close()
     return observation
 
 
@@ -131,14 +138,26 @@ def _sequence_assertions(label: str, expected: list[Any], actual: list[Any]) -> 
     return checks
 
 
+def _turns(kinds: list[str]) -> list[list[str]]:
+    """Event types cut into turns: each turn starts with its `init`."""
+    turns: list[list[str]] = []
+    for kind in kinds:
+        if kind == "init" or not turns:
+            turns.append([])
+        turns[-1].append(kind)
+    return turns
+
+
 def _terminal_assertion(observation: Mapping[str, Any]) -> dict[str, Any]:
-    """A turn ends with exactly one result or error event, and it comes last."""
+    """Every turn ends with exactly one result or error event, and it comes last."""
     if observation["spawn_error"] is not None:
         return _check("single_terminal_event", None, "spawn failed: no turn")
     kinds = [event["type"] for event in observation["events"]]
-    closing = [k for k in kinds if k in ("result", "error")]
-    ok = len(closing) == 1 and kinds and kinds[-1] == closing[0]
-    return _check("single_terminal_event", None if ok else f"events were {kinds}", "one, last")
+    for turn in _turns(kinds) or [[]]:
+        closing = [k for k in turn if k in ("result", "error")]
+        if not (len(closing) == 1 and turn and turn[-1] == closing[0]):
+            return _check("single_terminal_event", f"events were {kinds}", "")
+    return _check("single_terminal_event", None, "one per turn, last")
 
 
 def evaluate(fixture: Mapping[str, Any], observation: Mapping[str, Any]) -> list[dict[str, Any]]:

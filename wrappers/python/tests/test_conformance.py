@@ -18,6 +18,7 @@ from conformance_replay import (
     FIXTURE_DIR,
     REPO,
     REPORTS_VAR,
+    STDIO_FIXTURE_DIR,
     evaluate,
     fixture_paths,
     observe,
@@ -38,14 +39,26 @@ NODE_REPLAY = REPO / "wrappers" / "typescript" / "test" / "replay.mjs"
 FIXTURES = fixture_paths()
 
 
-def test_required_fixtures_exist_with_the_process_keys() -> None:
+STDIO_REQUIRED = {
+    "stdio-turns",
+    "stdio-turn-error",
+    "stdio-engine-killed-then-restarted",
+    "stdio-initialize-error",
+}
+PROCESS_KEYS = ("version_json", "stdout", "stderr_lines", "exit_code", "delay_ms", "expected")
+STDIO_KEYS = ("version_json", "stdio", "prompts", "options", "expected")
+
+
+def test_required_fixtures_exist_with_their_keys() -> None:
     names = {path.stem for path in FIXTURES}
-    assert names >= REQUIRED
+    assert names >= REQUIRED | STDIO_REQUIRED
     for path in FIXTURES:
         fixture = json.loads(path.read_text())
         assert fixture["name"] == path.stem
-        for key in ("version_json", "stdout", "stderr_lines", "exit_code", "delay_ms", "expected"):
+        stdio = path.parent == STDIO_FIXTURE_DIR
+        for key in STDIO_KEYS if stdio else PROCESS_KEYS:
             assert key in fixture, (path.name, key)
+        assert (fixture["options"].get("lifecycle") == "persistent") is stdio, path.name
 
 
 def _report_dir() -> Path:
@@ -85,13 +98,21 @@ async def test_the_evaluator_really_fails_on_a_wrong_expectation() -> None:
     assert "something else" in failed[0]["detail"]
 
 
+#: Minted or measured by the wrapper on every run (a persistent turn's metadata is the SDK's).
+_VOLATILE_METADATA = ("correlationId", "durationMs")
+
+
 def _canonical(observation: dict[str, Any]) -> dict[str, Any]:
-    """Everything but the per-run correlation ids that the wrapper mints itself."""
+    """Everything but the per-run correlation ids and durations that the wrapper makes itself."""
 
     def strip(record: dict[str, Any] | None) -> dict[str, Any] | None:
         if record is None:
             return None
-        return {k: v for k, v in record.items() if k != "correlationId"}
+        kept = {k: v for k, v in record.items() if k != "correlationId"}
+        if isinstance(kept.get("metadata"), dict) and record.get("type") == "result":
+            metadata = kept["metadata"]
+            kept["metadata"] = {k: v for k, v in metadata.items() if k not in _VOLATILE_METADATA}
+        return kept
 
     return {
         "spawn_error": strip(observation["spawn_error"]),

@@ -134,7 +134,7 @@ REFUSED: list[tuple[str, dict[str, Any]]] = [
     ("invalid_approval_mode", {"approval": {"mode": "always"}}),
     ("approval_not_supported_in_v1", {"approval": lambda request: "accept"}),
     ("approval_not_supported_in_v1", {"approval": {"mode": "prompt", "on_request": print}}),
-    ("lifecycle_unsupported", {"lifecycle": "persistent"}),
+    ("lifecycle_unsupported", {"lifecycle": "pooled"}),
     ("invalid_session", {"session_id": "../escape"}),
     ("invalid_session", {"session_id": "..."}),
     ("invalid_session", {"session_id": ""}),

@@ -75,3 +75,15 @@ def test_a_turn_abandoned_when_its_loop_ends_is_killed(fake: FakeEngine) -> None
     while is_running(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not is_running(pid)
+
+
+def test_sync_persistent_turns_share_one_engine_stopped_on_exit(fake: FakeEngine) -> None:
+    fake.configure(stdio={"turns": [{"reply": "kept"}]})
+    with spawn_agent_sync(session_id=SESSION, lifecycle="persistent") as agent:
+        turns = [list(agent.submit(f"turn {i}")) for i in range(2)]
+    assert [t[-1]["text"] for t in turns] == ["kept", "kept"]
+    (record,) = [r for r in fake.records() if r["argv"][:2] == ["serve", "stdio"]]
+    deadline = time.monotonic() + 5
+    while is_running(record["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not is_running(record["pid"]), "leaving the context left the engine running"

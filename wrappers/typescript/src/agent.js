@@ -1,27 +1,29 @@
-// spawnAgent and the agent handle: validate, probe, then run one turn as one engine process and
-// stream its events (init, notifications, activity, then exactly one result or error).
+// spawnAgent and the one-shot handle: validate, probe, then run one turn as one engine process
+// and stream its events (init, notifications, activity, then exactly one result or error).
 
-import { ACTIVITY_INTERVAL_MS } from "./constants.js";
-import { errnoName, findBinary, probeEngine } from "./discovery.js";
+import { findBinary, probeEngine } from "./discovery.js";
 import {
   MCP_CONFIG_VAR,
   checkEnvRequest,
   childEnv,
   encodeMcpServers,
   removeMcpSpill,
-  writeMcpSpill,
+  writeSpill,
 } from "./environment.js";
-import { AgentError, newCorrelationId } from "./errors.js";
-import { approvalFlag, buildRunArgv, checkLifecycle, checkSessionId } from "./options.js";
+import { AgentError, describe, newCorrelationId, startFailed } from "./errors.js";
+import { approvalFlag, buildRunArgv, checkLifecycle, checkSessionId, wantsNotifications } from "./options.js";
 import {
   envelopeError,
   findEnvelope,
+  hungError,
   missingEnvelopeError,
   parseNotification,
   resultEvent,
   synthesizedFinal,
 } from "./outcome.js";
+import { PersistentAgentHandle } from "./persistent.js";
 import { EngineProcess } from "./process.js";
+import { TurnStream, supervise } from "./stream.js";
 
 /**
  * @typedef {import("./index.js").AgentEvent} AgentEvent
@@ -37,15 +39,14 @@ import { EngineProcess } from "./process.js";
  * @property {OnEvent | undefined} onEvent
  */
 
-const END = Symbol("end");
-
 /**
- * Validate the options, find and probe the engine, and return a one-shot handle.
+ * Validate the options, find and probe the engine, and return a handle: one-shot (one `run`
+ * process for one turn) or persistent (one `serve stdio` process for every turn).
  * @param {import("./index.js").SpawnAgentOptions} options
- * @returns {Promise<AgentHandle>}
+ * @returns {Promise<AgentHandle | PersistentAgentHandle>}
  */
 export async function spawnAgent(options) {
-  checkLifecycle(options.lifecycle ?? "one-shot");
+  const lifecycle = checkLifecycle(options.lifecycle ?? "one-shot");
   const flag = approvalFlag(options.approval);
   const sessionId = checkSessionId(options.sessionId);
   const envRequest = checkEnvRequest(options.env);
@@ -70,7 +71,8 @@ export async function spawnAgent(options) {
     allowProtocolSkew,
   };
   const timeoutMs = options.timeoutMs ?? undefined;
-  return new AgentHandle({ binary, env, parentEnv, run, mcpDocument, timeoutMs, onEvent }, info);
+  const setup = { binary, env, parentEnv, run, mcpDocument, timeoutMs, onEvent };
+  return lifecycle === "persistent" ? new PersistentAgentHandle(setup, info) : new AgentHandle(setup, info);
 }
 
 /**
@@ -83,33 +85,6 @@ function onEventCallback(display) {
     throw new TypeError("display.onEvent must be a function");
   }
   return callback ?? undefined;
-}
-
-/** A queue the turn pushes into and the consumer drains. */
-class EventQueue {
-  constructor() {
-    /** @type {Array<AgentEvent | typeof END>} */
-    this.items = [];
-    /** @type {(() => void) | undefined} */
-    this.wake = undefined;
-  }
-
-  /** @param {AgentEvent | typeof END} item */
-  push(item) {
-    this.items.push(item);
-    this.wake?.();
-  }
-
-  /** @returns {Promise<AgentEvent | typeof END>} */
-  async next() {
-    while (this.items.length === 0) {
-      await new Promise((resolve) => {
-        this.wake = () => resolve(undefined);
-      });
-      this.wake = undefined;
-    }
-    return /** @type {AgentEvent | typeof END} */ (this.items.shift());
-  }
 }
 
 /** One engine session for one turn: `submit` once, `cancel` at any time. */
@@ -130,9 +105,6 @@ export class AgentHandle {
     this.termination = undefined;
     this.cancelRequested = false;
     this.hung = false;
-    this.sawFinal = false;
-    /** @type {Promise<unknown>[]} */
-    this.pendingCallbacks = [];
   }
 
   get sessionId() {
@@ -152,12 +124,15 @@ export class AgentHandle {
     if (this.turn !== undefined) {
       throw new AgentError("lifecycle_unsupported", "protocol", "a one-shot agent accepts a single submit");
     }
-    const queue = new EventQueue();
-    queue.push({ type: "init", sessionId: this.sessionId, engineInfo: this.getEngineInfo() });
-    this.turn = this.run(prompt, (event) => queue.push(event)).finally(() => {
+    const stream = new TurnStream(this.setup.onEvent);
+    stream.emit({ type: "init", sessionId: this.sessionId, engineInfo: this.getEngineInfo() });
+    this.turn = this.run(prompt, stream).finally(() => {
       this.turnDone = true;
     });
-    return this.drain(queue);
+    return stream.events(
+      () => this.turnDone,
+      () => this.cancel(),
+    );
   }
 
   /**
@@ -171,20 +146,9 @@ export class AgentHandle {
     await this.turn;
   }
 
-  /**
-   * @param {EventQueue} queue
-   * @returns {AsyncGenerator<AgentEvent>}
-   */
-  async *drain(queue) {
-    try {
-      for (;;) {
-        const event = await queue.next();
-        if (event === END) return;
-        yield event;
-      }
-    } finally {
-      if (!this.turnDone) await this.cancel(); // the consumer stopped listening
-    }
+  /** Cancel a running turn; a one-shot handle holds nothing else. */
+  async close() {
+    await this.cancel();
   }
 
   beginTermination() {
@@ -195,68 +159,54 @@ export class AgentHandle {
 
   /**
    * @param {string} prompt
-   * @param {(event: AgentEvent | typeof END) => void} emit
+   * @param {TurnStream} stream
    */
-  async run(prompt, emit) {
+  async run(prompt, stream) {
     /** @type {string | null} */
     let spill = null;
     const correlationId = newCorrelationId();
     try {
       const env = { ...this.setup.env };
-      spill = this.writeSpill(env);
-      const engine = await this.start(prompt, env, emit);
-      const done = await this.supervise(engine, emit);
+      const { mcpDocument, run, parentEnv } = this.setup;
+      if (mcpDocument !== null) {
+        spill = writeSpill(mcpDocument, run.sessionId, parentEnv);
+        env[MCP_CONFIG_VAR] = spill;
+      }
+      const engine = await this.start(prompt, env, stream);
+      const emit = (/** @type {AgentEvent} */ event) => stream.emit(event);
+      const done = await supervise(engine.wait(), this.setup.timeoutMs, emit, () => {
+        this.hung = true;
+        this.beginTermination();
+      });
       if (this.termination !== undefined) await this.termination;
-      await this.finish(done, correlationId, emit);
+      await this.finish(done, correlationId, stream);
     } catch (error) {
       // The turn's outer edge: report, never leave the stream hanging.
       const failure =
         error instanceof AgentError ? error : new AgentError("internal", "engine", describe(error));
-      emit(failure.toEvent());
+      stream.emit(failure.toEvent());
     } finally {
       if (spill !== null) removeMcpSpill(spill);
-      emit(END);
+      stream.end();
     }
-  }
-
-  /**
-   * @param {Record<string, string>} env
-   * @returns {string | null}
-   */
-  writeSpill(env) {
-    const { mcpDocument, run, parentEnv } = this.setup;
-    if (mcpDocument === null) return null;
-    let path;
-    try {
-      path = writeMcpSpill(mcpDocument, run.sessionId, parentEnv);
-    } catch (error) {
-      throw new AgentError(
-        "spawn_failed",
-        "transport",
-        `could not write the MCP config: ${errnoName(error)}`,
-      );
-    }
-    env[MCP_CONFIG_VAR] = path;
-    return path;
   }
 
   /**
    * @param {string} prompt
    * @param {Record<string, string>} env
-   * @param {(event: AgentEvent) => void} emit
+   * @param {TurnStream} stream
    * @returns {Promise<EngineProcess>}
    */
-  async start(prompt, env, emit) {
+  async start(prompt, env, stream) {
     const argv = buildRunArgv(this.setup.binary, this.setup.run, prompt);
     let engine;
     try {
-      engine = await EngineProcess.start(argv, env, (line) => this.onLine(line, emit));
+      engine = await EngineProcess.start(argv, env, (line) => {
+        const event = parseNotification(line);
+        if (event !== null) stream.deliver(event);
+      });
     } catch (error) {
-      throw new AgentError(
-        "spawn_failed",
-        "transport",
-        `could not start ${this.setup.binary}: ${errnoName(error)}`,
-      );
+      throw startFailed(this.setup.binary, error);
     }
     this.process = engine;
     if (this.cancelRequested) this.beginTermination();
@@ -264,104 +214,21 @@ export class AgentHandle {
   }
 
   /**
-   * Wait for exit, emitting `activity` every 2 s and cancelling once the timeout passes.
-   * @param {EngineProcess} engine
-   * @param {(event: AgentEvent) => void} emit
-   */
-  async supervise(engine, emit) {
-    const started = Date.now();
-    const ticker = setInterval(
-      () => emit({ type: "activity", elapsedMs: Date.now() - started }),
-      ACTIVITY_INTERVAL_MS,
-    );
-    const { timeoutMs } = this.setup;
-    const deadline =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            this.hung = true;
-            this.beginTermination();
-          }, timeoutMs);
-    try {
-      return await engine.wait();
-    } finally {
-      clearInterval(ticker);
-      clearTimeout(deadline);
-    }
-  }
-
-  /**
-   * @param {string} line
-   * @param {(event: AgentEvent) => void} emit
-   */
-  onLine(line, emit) {
-    const event = parseNotification(line);
-    if (event === null) return;
-    if (event.method === "result/final") this.sawFinal = true;
-    this.deliver(event, emit);
-  }
-
-  /**
-   * Notifications go to `display.onEvent` when set, otherwise into the stream: never both.
-   * @param {NotificationEvent} event
-   * @param {(event: AgentEvent) => void} emit
-   */
-  deliver(event, emit) {
-    const callback = this.setup.onEvent;
-    if (callback === undefined) {
-      emit(event);
-      return;
-    }
-    try {
-      const returned = callback(event);
-      if (returned instanceof Promise) this.pendingCallbacks.push(returned.catch(reportCallbackError));
-    } catch (error) {
-      reportCallbackError(error); // a host callback must not break the turn
-    }
-  }
-
-  async settleCallbacks() {
-    const pending = this.pendingCallbacks;
-    this.pendingCallbacks = [];
-    await Promise.all(pending);
-  }
-
-  /**
    * The one closing event: the envelope is authoritative whatever the exit code.
    * @param {import("./process.js").Exit} done
    * @param {string} correlationId
-   * @param {(event: AgentEvent) => void} emit
+   * @param {TurnStream} stream
    */
-  async finish(done, correlationId, emit) {
-    await this.settleCallbacks();
-    if (this.hung) {
-      throw new AgentError(
-        "engine_hung",
-        "engine",
-        `turn exceeded the ${this.setup.timeoutMs} ms timeout; the engine was cancelled`,
-        {
-          stderrTail: done.stderrTail,
-          correlationId,
-        },
-      );
-    }
+  async finish(done, correlationId, stream) {
+    await stream.settle();
+    if (this.hung) throw hungError(this.setup.timeoutMs, done.stderrTail, correlationId);
     const envelope = findEnvelope(done.stdout);
     if (envelope === null) throw missingEnvelopeError(done, correlationId);
     if (envelope.error !== null) throw envelopeError(envelope, done.stderrTail);
-    if (!this.sawFinal && (this.setup.run.displayMode ?? "").toLowerCase() === "ndjson") {
-      this.deliver(synthesizedFinal(envelope), emit);
-      await this.settleCallbacks();
+    if (!stream.sawFinal && wantsNotifications(this.setup.run)) {
+      stream.deliver(synthesizedFinal(envelope));
+      await stream.settle();
     }
-    emit(resultEvent(envelope));
+    stream.emit(resultEvent(envelope));
   }
-}
-
-/** @param {unknown} error */
-function describe(error) {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** @param {unknown} error */
-function reportCallbackError(error) {
-  process.emitWarning(`display.onEvent threw: ${String(error)}`);
 }

@@ -10,7 +10,7 @@ import {
   PROTOCOL_VERSION_REQUIRED_BY_WRAPPER,
 } from "./constants.js";
 import { checkEnvRequest, childEnv } from "./environment.js";
-import { AgentError } from "./errors.js";
+import { AgentError, errnoName } from "./errors.js";
 import { collect } from "./process.js";
 
 export const SKEW_REMEDIATION =
@@ -20,14 +20,6 @@ export const PROBE_REMEDIATION =
   "Check that the engine runs (`amplifier-agent version --json`), or set allowProtocolSkew " +
   "(Python: allow_protocol_skew=True) to continue without the probe.";
 const DEFAULT_PATH = "/bin:/usr/bin";
-
-/**
- * @param {unknown} error
- * @returns {string}
- */
-export function errnoName(error) {
-  return String(/** @type {NodeJS.ErrnoException} */ (error)?.code ?? error);
-}
 
 /** @param {string} path */
 function isExecutableFile(path) {

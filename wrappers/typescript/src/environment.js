@@ -14,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
 
-import { AgentError } from "./errors.js";
+import { AgentError, errnoName } from "./errors.js";
 
 const BASE_NAMES = new Set(["PATH", "HOME", "USER", "LANG", "TERM", "TMPDIR"]);
 const PASSED_PREFIXES = ["AMPLIFIER_", "LC_"];
@@ -166,6 +166,21 @@ export function writeMcpSpill(document, sessionId, parent) {
     closeSync(fd);
   }
   return path;
+}
+
+/**
+ * `writeMcpSpill`, with a failure reported as the turn's `spawn_failed`.
+ * @param {string} document
+ * @param {string} sessionId
+ * @param {NodeJS.ProcessEnv} parent
+ * @returns {string}
+ */
+export function writeSpill(document, sessionId, parent) {
+  try {
+    return writeMcpSpill(document, sessionId, parent);
+  } catch (error) {
+    throw new AgentError("spawn_failed", "transport", `could not write the MCP config: ${errnoName(error)}`);
+  }
 }
 
 /**

@@ -18,6 +18,23 @@ export function newCorrelationId() {
 }
 
 /**
+ * @param {unknown} error
+ * @returns {string}
+ */
+export function errnoName(error) {
+  return String(/** @type {NodeJS.ErrnoException} */ (error)?.code ?? error);
+}
+
+/**
+ * The engine binary could not be started (ENOENT, EACCES, ...).
+ * @param {string} binary
+ * @param {unknown} error
+ */
+export function startFailed(binary, error) {
+  return new AgentError("spawn_failed", "transport", `could not start ${binary}: ${errnoName(error)}`);
+}
+
+/**
  * @typedef {object} AgentErrorDetails
  * @property {string} [remediation]
  * @property {string} [stderrTail]
@@ -66,4 +83,12 @@ export class AgentError extends Error {
     if (this.remediation !== undefined) event.remediation = this.remediation;
     return event;
   }
+}
+
+/**
+ * `<ErrorName>: <message>` for an unexpected failure, as the `internal` error's message.
+ * @param {unknown} error
+ */
+export function describe(error) {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -91,7 +91,9 @@ export interface SpawnAgentOptions {
   timeoutMs?: number;
   configPath?: string;
   allowProtocolSkew?: boolean;
-  lifecycle?: "one-shot" | (string & {});
+  /** "one-shot" (default): one `run` process per turn, one turn per handle. "persistent": one
+   * `serve stdio` process for every turn of the handle. */
+  lifecycle?: "one-shot" | "persistent" | (string & {});
 }
 
 export interface AgentHandle {
@@ -100,6 +102,24 @@ export interface AgentHandle {
   submit(prompt: string): AsyncIterable<AgentEvent>;
   /** SIGTERM to the group, 5 s, SIGKILL to the group; resolves once the turn has ended. */
   cancel(): Promise<void>;
+  /** Cancels a running turn. */
+  close(): Promise<void>;
+  getEngineInfo(): EngineInfo;
+}
+
+/** Every turn of one session through one long-lived `serve stdio` engine process. */
+export interface PersistentAgentHandle {
+  readonly sessionId: string;
+  /** The running engine's process id; undefined while none runs. */
+  readonly enginePid: number | undefined;
+  /** Starts a turn at once (one at a time: `session_busy` while another runs); the iterable
+   * yields `init` first and ends after `result` or `error`. */
+  submit(prompt: string): AsyncIterable<AgentEvent>;
+  /** `turn/cancel`; an engine that does not answer within 5 s is terminated. Resolves once the
+   * turn has ended. */
+  cancel(): Promise<void>;
+  /** Cancels a running turn and stops the engine (end of input, then SIGTERM/SIGKILL after 5 s). */
+  close(): Promise<void>;
   getEngineInfo(): EngineInfo;
 }
 
@@ -128,8 +148,14 @@ export declare class AgentError extends Error {
   toEvent(): ErrorEvent;
 }
 
-/** Validate the options, find and probe the engine, and return a one-shot handle. */
-export declare function spawnAgent(options: SpawnAgentOptions): Promise<AgentHandle>;
+/** Validate the options, find and probe the engine, and return a handle for the lifecycle. */
+export declare function spawnAgent(
+  options: SpawnAgentOptions & { lifecycle: "persistent" },
+): Promise<PersistentAgentHandle>;
+export declare function spawnAgent(
+  options: SpawnAgentOptions & { lifecycle?: "one-shot" },
+): Promise<AgentHandle>;
+export declare function spawnAgent(options: SpawnAgentOptions): Promise<AgentHandle | PersistentAgentHandle>;
 /** Find and probe the engine without starting a turn. */
 export declare function getEngineInfo(options?: { allowProtocolSkew?: boolean }): Promise<EngineInfo>;
 /** `models list --output json [--provider p]`, parsed. */

@@ -1,9 +1,9 @@
 // listModels / listAllModels: the engine's `models list --output json`, parsed.
 
 import { MODELS_TIMEOUT_MS } from "./constants.js";
-import { errnoName, findBinary } from "./discovery.js";
+import { findBinary } from "./discovery.js";
 import { checkEnvRequest, childEnv } from "./environment.js";
-import { AgentError } from "./errors.js";
+import { AgentError, errnoName } from "./errors.js";
 import { collect } from "./process.js";
 
 // Aggregate mode exits 2 when no provider answered, yet its per-provider rows are the answer.

@@ -19,11 +19,18 @@ const APPROVAL_FLAGS = { yes: "-y", no: "-n", prompt: null };
  * @property {boolean} allowProtocolSkew
  */
 
-/** @param {unknown} lifecycle */
+const LIFECYCLES = ["one-shot", "persistent"];
+
+/**
+ * @param {unknown} lifecycle
+ * @returns {"one-shot" | "persistent"}
+ */
 export function checkLifecycle(lifecycle) {
-  if (lifecycle !== "one-shot") {
-    throw new AgentError("lifecycle_unsupported", "protocol", 'only the "one-shot" lifecycle is supported');
+  if (typeof lifecycle !== "string" || !LIFECYCLES.includes(lifecycle)) {
+    const message = 'the lifecycle must be "one-shot" or "persistent"';
+    throw new AgentError("lifecycle_unsupported", "protocol", message);
   }
+  return /** @type {"one-shot" | "persistent"} */ (lifecycle);
 }
 
 /**
@@ -87,5 +94,27 @@ export function buildRunArgv(binary, options, prompt) {
   argv.push(...optional("--display", options.displayMode), ...optional("--workspace", options.workspace));
   if (options.approvalFlag !== null) argv.push(options.approvalFlag);
   argv.push("--", prompt);
+  return argv;
+}
+
+/**
+ * Only `--display ndjson` makes the engine emit protocol notifications.
+ * @param {RunOptions} options
+ */
+export function wantsNotifications(options) {
+  return (options.displayMode ?? "").toLowerCase() === "ndjson";
+}
+
+/**
+ * `serve stdio` takes `run`'s process-level options with the same meaning.
+ * @param {string} binary
+ * @param {RunOptions} options
+ * @returns {string[]}
+ */
+export function buildStdioArgv(binary, options) {
+  const argv = [binary, "serve", "stdio"];
+  argv.push(...optional("--cwd", options.cwd), ...optional("--config", options.configPath));
+  argv.push(...optional("--workspace", options.workspace));
+  if (options.approvalFlag !== null) argv.push(options.approvalFlag);
   return argv;
 }

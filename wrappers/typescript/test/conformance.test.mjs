@@ -1,4 +1,4 @@
-// Every process fixture replayed through the TypeScript wrapper, one §10.5 report each.
+// Every process and stdio fixture replayed through the TypeScript wrapper, one §10.5 report each.
 
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -17,6 +17,10 @@ const REQUIRED = [
   "probe-version-mismatch",
   "probe-bad-json",
   "ndjson-noise-lines-skipped",
+  "stdio-turns",
+  "stdio-turn-error",
+  "stdio-engine-killed-then-restarted",
+  "stdio-initialize-error",
 ];
 
 function reportDir() {
@@ -28,7 +32,7 @@ function reportDir() {
   return directory;
 }
 
-test("the required process fixtures exist", () => {
+test("the required fixtures exist", () => {
   const names = fixturePaths().map((path) => basename(path, ".json"));
   for (const name of REQUIRED) assert.ok(names.includes(name), name);
 });

@@ -1,5 +1,6 @@
-// Replays process fixtures (conformance/fixtures/process) against the fake engine, turns what
-// the wrapper did into an observation and a §10.5 report. Run directly, it prints the
+// Replays process fixtures (conformance/fixtures/process) and persistent-lifecycle fixtures
+// (conformance/fixtures/stdio) against the fake engine, turns what the wrapper did into an
+// observation and a §10.5 report. Run directly, it prints the
 // observations of the fixture files named on the command line as one JSON object.
 
 import { execFileSync } from "node:child_process";
@@ -11,6 +12,7 @@ import { AgentError, spawnAgent } from "../src/index.js";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const FIXTURE_DIR = join(REPO, "conformance", "fixtures", "process");
+export const STDIO_FIXTURE_DIR = join(REPO, "conformance", "fixtures", "stdio");
 export const FAKE_ENGINE = join(REPO, "conformance", "fake-engine", "bin", "amplifier-agent");
 export const REPORTS_VAR = "AMPLIFIER_CONFORMANCE_REPORTS";
 const ENGINE_VARS = ["AMPLIFIER_AGENT_BIN", "AMPLIFIER_FAKE_ENGINE_FIXTURE", "AMPLIFIER_FAKE_ENGINE_PYTHON"];
@@ -23,13 +25,26 @@ export function fakeEnginePython() {
   }).trim();
   return interpreter;
 }
-const OPTION_NAMES = ["sessionId", "resume", "allowProtocolSkew", "displayMode", "approval", "timeoutMs"];
+const OPTION_NAMES = [
+  "sessionId",
+  "resume",
+  "allowProtocolSkew",
+  "displayMode",
+  "approval",
+  "timeoutMs",
+  "lifecycle",
+];
 
-export function fixturePaths() {
-  return readdirSync(FIXTURE_DIR)
+/** @param {string} directory */
+function jsonFiles(directory) {
+  return readdirSync(directory)
     .filter((name) => name.endsWith(".json"))
     .sort()
-    .map((name) => join(FIXTURE_DIR, name));
+    .map((name) => join(directory, name));
+}
+
+export function fixturePaths() {
+  return [...jsonFiles(FIXTURE_DIR), ...jsonFiles(STDIO_FIXTURE_DIR)];
 }
 
 /** @param {AgentError} error */
@@ -70,9 +85,15 @@ async function observeFixture(fixture) {
     observation.spawn_error = errorRecord(error);
     return observation;
   }
-  for await (const event of handle.submit(fixture.prompt)) {
-    // activity is timing-dependent, never part of an expectation
-    if (event.type !== "activity") observation.events.push(event);
+  try {
+    for (const prompt of fixture.prompts ?? [fixture.prompt]) {
+      for await (const event of handle.submit(prompt)) {
+        // activity is timing-dependent, never part of an expectation
+        if (event.type !== "activity") observation.events.push(event);
+      }
+    }
+  } finally {
+    await handle.close();
   }
   return observation;
 }
@@ -125,13 +146,26 @@ function sequenceAssertions(label, expected, actual) {
   return checks;
 }
 
-/** A turn ends with exactly one result or error event, and it comes last. */
+/** Event types cut into turns: each turn starts with its `init`. */
+function turnsOf(kinds) {
+  const turns = [];
+  for (const kind of kinds) {
+    if (kind === "init" || turns.length === 0) turns.push([]);
+    turns.at(-1).push(kind);
+  }
+  return turns;
+}
+
+/** Every turn ends with exactly one result or error event, and it comes last. */
 function terminalAssertion(observation) {
   if (observation.spawn_error !== null) return check("single_terminal_event", null, "spawn failed: no turn");
   const kinds = observation.events.map((event) => event.type);
-  const closing = kinds.filter((kind) => kind === "result" || kind === "error");
-  const ok = closing.length === 1 && kinds.at(-1) === closing[0];
-  return check("single_terminal_event", ok ? null : `events were ${kinds}`, "one, last");
+  const turns = turnsOf(kinds);
+  const ok = (turns.length > 0 ? turns : [[]]).every((turn) => {
+    const closing = turn.filter((kind) => kind === "result" || kind === "error");
+    return closing.length === 1 && turn.at(-1) === closing[0];
+  });
+  return check("single_terminal_event", ok ? null : `events were ${kinds}`, "one per turn, last");
 }
 
 export function evaluate(fixture, observation) {

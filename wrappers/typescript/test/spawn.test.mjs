@@ -139,7 +139,7 @@ const REFUSED = [
   ["invalid_approval_mode", { approval: { mode: "always" } }],
   ["approval_not_supported_in_v1", { approval: () => "accept" }],
   ["approval_not_supported_in_v1", { approval: { mode: "prompt", onRequest: () => "accept" } }],
-  ["lifecycle_unsupported", { lifecycle: "persistent" }],
+  ["lifecycle_unsupported", { lifecycle: "pooled" }],
   ["invalid_session", { sessionId: "../escape" }],
   ["invalid_session", { sessionId: "..." }],
   ["invalid_session", { sessionId: "" }],

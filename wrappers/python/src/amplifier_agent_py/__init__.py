@@ -11,6 +11,7 @@ from amplifier_agent_py.constants import (
 from amplifier_agent_py.discovery import EngineInfo, get_engine_info
 from amplifier_agent_py.errors import AgentError
 from amplifier_agent_py.models import list_models
+from amplifier_agent_py.persistent import PersistentAgentHandle
 from amplifier_agent_py.sync import SyncAgentHandle, spawn_agent_sync
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "AgentError",
     "AgentHandle",
     "EngineInfo",
+    "PersistentAgentHandle",
     "SyncAgentHandle",
     "__version__",
     "get_engine_info",

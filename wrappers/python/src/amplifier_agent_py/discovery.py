@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -16,7 +15,7 @@ from amplifier_agent_py.constants import (
     PROTOCOL_VERSION_REQUIRED_BY_WRAPPER,
 )
 from amplifier_agent_py.environment import EnvRequest, child_env
-from amplifier_agent_py.errors import AgentError
+from amplifier_agent_py.errors import AgentError, errno_name
 from amplifier_agent_py.process import collect
 
 SKEW_REMEDIATION = (
@@ -40,10 +39,6 @@ class EngineInfo:
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def errno_name(exc: OSError) -> str:
-    return errno.errorcode.get(exc.errno or 0, str(exc.errno))
 
 
 def find_binary(parent: Mapping[str, str]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from amplifier_agent_py.errors import AgentError
+from amplifier_agent_py.errors import AgentError, errno_name
 
 BASE_NAMES = frozenset({"PATH", "HOME", "USER", "LANG", "TERM", "TMPDIR"})
 PASSED_PREFIXES = ("AMPLIFIER_", "LC_")
@@ -126,6 +126,15 @@ def write_mcp_spill(document: str, session_id: str, parent: Mapping[str, str]) -
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(document)
     return path
+
+
+def write_spill(document: str, session_id: str, parent: Mapping[str, str]) -> Path:
+    """`write_mcp_spill`, with a failure reported as the turn's `spawn_failed`."""
+    try:
+        return write_mcp_spill(document, session_id, parent)
+    except OSError as exc:
+        message = f"could not write the MCP config: {errno_name(exc)}"
+        raise AgentError("spawn_failed", "transport", message) from exc
 
 
 def remove_mcp_spill(path: Path) -> None:

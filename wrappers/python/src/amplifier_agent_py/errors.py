@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import uuid
 from typing import Any, Literal
 
@@ -17,6 +18,15 @@ def is_retryable(code: str, classification: str) -> bool:
 
 def new_correlation_id() -> str:
     return str(uuid.uuid4())
+
+
+def errno_name(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno or 0, str(exc.errno))
+
+
+def start_failed(binary: str, exc: OSError) -> AgentError:
+    """The engine binary could not be started (ENOENT, EACCES, ...)."""
+    return AgentError("spawn_failed", "transport", f"could not start {binary}: {errno_name(exc)}")
 
 
 class AgentError(Exception):

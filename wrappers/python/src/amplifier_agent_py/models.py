@@ -7,9 +7,9 @@ import os
 from typing import Any
 
 from amplifier_agent_py.constants import MODELS_TIMEOUT_MS
-from amplifier_agent_py.discovery import errno_name, find_binary
+from amplifier_agent_py.discovery import find_binary
 from amplifier_agent_py.environment import EnvRequest, child_env
-from amplifier_agent_py.errors import AgentError
+from amplifier_agent_py.errors import AgentError, errno_name
 from amplifier_agent_py.process import collect
 
 #: Aggregate mode exits 2 when no provider answered, yet its per-provider rows are the answer.

@@ -28,13 +28,30 @@ class RunOptions:
     allow_protocol_skew: bool
 
 
-def check_lifecycle(lifecycle: str) -> None:
-    if lifecycle != "one-shot":
+@dataclass(frozen=True)
+class TurnSetup:
+    """Everything fixed at spawn time that a turn needs, whichever the lifecycle."""
+
+    binary: str
+    env: Mapping[str, str]
+    parent_env: Mapping[str, str]
+    run: RunOptions
+    mcp_document: str | None
+    timeout_ms: int | None
+    on_event: Callable[[dict[str, Any]], Any] | None
+
+
+LIFECYCLES = ("one-shot", "persistent")
+
+
+def check_lifecycle(lifecycle: object) -> str:
+    if lifecycle not in LIFECYCLES:
         raise AgentError(
             "lifecycle_unsupported",
             "protocol",
-            'only the "one-shot" lifecycle is supported',
+            'the lifecycle must be "one-shot" or "persistent"',
         )
+    return str(lifecycle)
 
 
 def check_session_id(session_id: object) -> str:
@@ -75,6 +92,11 @@ def approval_flag(approval: object) -> str | None:
     )
 
 
+def wants_notifications(options: RunOptions) -> bool:
+    """Only `--display ndjson` makes the engine emit protocol notifications."""
+    return (options.display_mode or "").lower() == "ndjson"
+
+
 def build_run_argv(binary: str, options: RunOptions, prompt: str) -> list[str]:
     """The normative `run` argv; `--` always precedes the prompt so it is never an option."""
     argv = [binary, "run", "--session-id", options.session_id]
@@ -88,6 +110,16 @@ def build_run_argv(binary: str, options: RunOptions, prompt: str) -> list[str]:
     if options.approval_flag is not None:
         argv.append(options.approval_flag)
     return [*argv, "--", prompt]
+
+
+def build_stdio_argv(binary: str, options: RunOptions) -> list[str]:
+    """`serve stdio` takes `run`'s process-level options with the same meaning."""
+    argv = [binary, "serve", "stdio"]
+    argv += _optional("--cwd", options.cwd) + _optional("--config", options.config_path)
+    argv += _optional("--workspace", options.workspace)
+    if options.approval_flag is not None:
+        argv.append(options.approval_flag)
+    return argv
 
 
 def _optional(flag: str, value: Any) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from amplifier_agent_py.agent import AgentHandle, spawn_agent
 from amplifier_agent_py.discovery import EngineInfo
 from amplifier_agent_py.outcome import Event
+from amplifier_agent_py.persistent import PersistentAgentHandle
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ class _LoopThread:
 class SyncAgentHandle:
     """The blocking face of `AgentHandle`."""
 
-    def __init__(self, handle: AgentHandle, runner: _LoopThread) -> None:
+    def __init__(self, handle: AgentHandle | PersistentAgentHandle, runner: _LoopThread) -> None:
         self._handle = handle
         self._runner = runner
 
@@ -73,7 +74,7 @@ class SyncAgentHandle:
                 self._runner.call(_close(events))
 
 
-async def _submit(handle: AgentHandle, prompt: str) -> AsyncIterator[Event]:
+async def _submit(handle: AgentHandle | PersistentAgentHandle, prompt: str) -> AsyncIterator[Event]:
     return handle.submit(prompt)  # submit needs the loop thread's running loop
 
 
@@ -89,14 +90,14 @@ async def _close(events: AsyncIterator[Event]) -> None:
 
 @contextmanager
 def spawn_agent_sync(**options: Any) -> Iterator[SyncAgentHandle]:
-    """`with spawn_agent_sync(session_id=...) as agent:`; takes `spawn_agent`'s keywords and
-    cancels a still-running turn on exit."""
+    """`with spawn_agent_sync(session_id=...) as agent:`; takes `spawn_agent`'s keywords,
+    cancels a still-running turn on exit and stops a persistent engine."""
     runner = _LoopThread()
     try:
         handle = runner.call(spawn_agent(**options))
         try:
             yield SyncAgentHandle(handle, runner)
         finally:
-            runner.call(handle.cancel())
+            runner.call(handle.close())
     finally:
         runner.stop()

@@ -1,0 +1,86 @@
+"""One workspace's view of the sessions in the database (the `Sessions` of the store protocol):
+lookups search the current workspace first, then the others in name order, like the files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from amplifier_agent.core.errors import SessionError
+from amplifier_agent.store import ids
+from amplifier_agent.store.metadata import new_metadata
+from amplifier_agent.store.postgres.sessions import (
+    CREATE_SESSION,
+    METADATA_COLUMNS,
+    Conn,
+    PgSession,
+    metadata_row,
+    storage_failure,
+)
+
+_FIND = f"""
+SELECT workspace, {METADATA_COLUMNS} FROM sessions WHERE session_id = %s AND has_transcript
+ORDER BY workspace <> %s, workspace COLLATE "C" LIMIT 1
+"""
+
+
+class PgSessions:
+    def __init__(self, pool: ConnectionPool[Conn], workspace: str) -> None:
+        if not workspace or "/" in workspace or "\\" in workspace or workspace.strip(".") == "":
+            raise ValueError(f"workspace {workspace!r} is not a single path component")
+        self.pool = pool
+        self.workspace = workspace
+
+    def find(self, session_id: str) -> PgSession | None:
+        ids.validate_session_id(session_id)
+        row = self._query(_FIND, (session_id, self.workspace), "find session")
+        if row is None:
+            return None
+        found = PgSession(self.pool, session_id, row[0], _has_transcript=True)
+        found.remember(row[1:])  # one query tells where the session is and what it holds
+        return found
+
+    def create(self, session_id: str, cwd: str) -> PgSession:
+        """The session row in the current workspace; an existing row is kept (never truncate)."""
+        ids.validate_session_id(session_id)
+        metadata = new_metadata(session_id, self.workspace, cwd)
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(CREATE_SESSION, metadata_row(self.workspace, metadata, False))
+        except psycopg.Error as exc:
+            raise storage_failure(f"create session {session_id!r}", exc) from exc
+        return PgSession(self.pool, session_id, self.workspace)
+
+    def open(self, session_id: str) -> PgSession:
+        session = self.find(session_id)
+        if session is None:
+            raise SessionError(
+                f"session {session_id!r} was not found in any workspace", code="session_not_found"
+            )
+        return session
+
+    def open_or_create(self, session_id: str, cwd: str) -> PgSession:
+        return self.find(session_id) or self.create(session_id, cwd)
+
+    def delete(self, session_id: str) -> bool:
+        ids.validate_session_id(session_id)
+        sql = "DELETE FROM sessions WHERE workspace=%s AND session_id=%s RETURNING 1"
+        return self._query(sql, (self.workspace, session_id), "delete session") is not None
+
+    def exists(self, session_id: str) -> bool:
+        return self.find(session_id) is not None
+
+    def occupied(self, session_id: str) -> bool:
+        ids.validate_session_id(session_id)
+        sql = "SELECT 1 FROM sessions WHERE workspace=%s AND session_id=%s"
+        return self._query(sql, (self.workspace, session_id), "find session") is not None
+
+    def _query(self, sql: str, params: tuple[str, ...], action: str) -> tuple[Any, ...] | None:
+        try:
+            with self.pool.connection() as conn:
+                row = conn.execute(sql, params).fetchone()
+        except psycopg.Error as exc:
+            raise storage_failure(action, exc) from exc
+        return None if row is None else tuple(row)
