@@ -22,13 +22,13 @@ from granian.server.embed import Server
 from amplifier_agent.cli import serve_runtime
 from amplifier_agent.cli.entry import main
 from amplifier_agent.cli.serve_options import ServeOptions
-from amplifier_agent.engine import ServerEngine
+from amplifier_agent.engine import EngineService
 from amplifier_agent.server.app import AgentApp, GateSettings
 from amplifier_agent.server.completions import ChatContext
 
 
 async def serve_with_granian(
-    options: ServeOptions, engine: ServerEngine, sock: socket.socket
+    options: ServeOptions, engine: EngineService, sock: socket.socket
 ) -> None:
     # granian binds its own socket: hand it the port the CLI resolved, then let go of ours.
     port = sock.getsockname()[1]
