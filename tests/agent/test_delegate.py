@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,6 +42,7 @@ class Turn:
     recorder: Recorder
     state: TurnState
     delegation: Delegation
+    run: AgentRun  # the delegation holds it weakly, as the engine's turn does
 
 
 def wire_turn(
@@ -61,7 +64,7 @@ def wire_turn(
     tools = (SHOUT, delegate_tool(delegation))
     run = make_run(root, recorder, tmp_path, tools=tools, system_prompt="ROOT PROMPT")
     delegation.parent = run
-    return Turn(root, child, recorder, state, delegation)
+    return Turn(root, child, recorder, state, delegation, run)
 
 
 async def test_the_child_runs_on_its_routed_model_and_its_usage_counts(tmp_path: Path) -> None:
@@ -102,8 +105,8 @@ async def test_the_child_runs_on_its_routed_model_and_its_usage_counts(tmp_path:
 
 
 def make_run_from(turn: Turn) -> AgentRun:
-    assert turn.delegation.parent is not None
-    return turn.delegation.parent
+    assert turn.delegation.parent is turn.run
+    return turn.run
 
 
 async def test_a_role_that_does_not_resolve_falls_back_to_the_parent_model(
@@ -196,3 +199,17 @@ async def test_load_skill_returns_the_body_or_lists_valid_names(tmp_path: Path) 
     with pytest.raises(ToolError) as raised:
         await load.run(ctx, {"name": "nope"})
     assert "greet" in raised.value.message and "'nope'" in raised.value.message
+
+
+def test_a_finished_turn_is_freed_without_the_cyclic_collector(tmp_path: Path) -> None:
+    # The delegate tool holds the delegation, whose run holds the tool: only the weak
+    # back-reference keeps that from making every turn a cycle.
+    turn = wire_turn(tmp_path, ScriptedProvider(), ScriptedProvider(), {})
+    gone = weakref.ref(turn.run)
+    gc.disable()
+    try:
+        turn.run = None  # type: ignore[assignment]
+        assert gone() is None
+        assert turn.delegation.parent is None
+    finally:
+        gc.enable()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from amplifier_agent.core.usage import Usage, format_decimal
-from amplifier_agent.providers.pricing import price_call
+from amplifier_agent.providers.pricing import _price_is_dateless, price_call
 
 MILLION = Decimal(1_000_000)
 #: 1000 fresh input tokens, 500 output, 2000 read from cache, 400 written to it.
@@ -103,6 +103,49 @@ class TestPackagedPrices:
         assert isinstance(cost, Decimal)
         assert cost == 0
         assert format_decimal(cost) == "0"
+
+
+class TestRememberedPrices:
+    """A server prices the same models all day: results are remembered, never changed by it."""
+
+    USAGES = (USAGE, Usage(input_tokens=7), Usage(output_tokens=3, cache_write_tokens=11))
+
+    @pytest.mark.parametrize(
+        ("module", "model"),
+        [
+            ("openai", "gpt-4o"),
+            ("anthropic", "claude-sonnet-4-5"),
+            ("anthropic", "claude-sonnet-4-6"),
+        ],
+    )
+    def test_repeated_calls_give_exactly_the_packaged_price(self, module: str, model: str) -> None:
+        for usage in self.USAGES:
+            fresh = _genai_prices_total(usage, module, model)
+            answers = {price_call(usage, module=module, model=model) for _ in range(3)}
+            assert answers == {fresh}
+            assert format_decimal(answers.pop()) == format_decimal(fresh)
+
+    def test_only_prices_that_cannot_change_with_the_date_are_remembered(self) -> None:
+        assert _price_is_dateless("openai", "gpt-4o")
+        assert _price_is_dateless("chat-completions", "no-such-model-2099")
+        # genai-prices lists claude-sonnet-4-6 with date-bound prices.
+        assert not _price_is_dateless("anthropic", "claude-sonnet-4-6")
+
+    def test_an_unknown_model_stays_unknown(self) -> None:
+        for _ in range(3):
+            assert price_call(USAGE, module="chat-completions", model="no-such-model-2099") is None
+
+
+def _genai_prices_total(usage: Usage, module: str, model: str) -> Decimal:
+    import genai_prices
+
+    priced = genai_prices.Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+    )
+    return Decimal(genai_prices.calc_price(priced, model, provider_id=module).total_price)
 
 
 class TestFormatDecimal:

@@ -59,3 +59,11 @@ def test_builtin_tools_in_stable_order_with_approval_kinds() -> None:
     for t in tools:
         assert t.description and t.parameters["type"] == "object"
         assert t.parameters["additionalProperties"] is False
+
+
+def test_a_tool_spec_is_built_once_and_says_what_the_tool_says() -> None:
+    for tool in builtin_tools():
+        spec = tool.spec()
+        assert tool.spec() is spec  # every model call reads it; none rebuilds it
+        assert (spec.name, spec.description) == (tool.name, tool.description)
+        assert spec.parameters == tool.parameters

@@ -8,6 +8,7 @@ events carry its name, and its usage counts in the parent's turn.
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -52,8 +53,19 @@ class Delegation:
     add_usage: Callable[[Usage], None]
     session_cost_base: Callable[[], Decimal | None]
     parent_session_id: str | None = None
-    parent: AgentRun | None = None
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _parent: weakref.ref[AgentRun] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def parent(self) -> AgentRun | None:
+        """The turn's run while it runs. Held weakly: the run's tools hold this delegation, so a
+        strong reference would leave every finished turn to the cyclic collector instead of
+        freeing it at once."""
+        return None if self._parent is None else self._parent()
+
+    @parent.setter
+    def parent(self, run: AgentRun | None) -> None:
+        self._parent = None if run is None else weakref.ref(run)
 
     def describe_agents(self) -> str:
         return "\n".join(f"- {a.name}: {a.description}" for a in self.agents.values())

@@ -141,7 +141,7 @@ def _absorb(
     visible = not run.is_subagent
     match event:
         case TextDelta(text=text):
-            state.partial_text += text
+            state.partial_pieces.append(text)
             if visible:
                 run.emit(ResultDelta(text))
         case ThinkingDelta(text=text):

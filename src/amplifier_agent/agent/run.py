@@ -36,7 +36,7 @@ class CallOptions:
     tool_choice: ToolChoice | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class AgentRun:
     provider: Provider
     provider_id: str
@@ -79,7 +79,9 @@ class TurnState:
     messages: list[Message]
     persisted: int
     usage: Usage = field(default_factory=Usage)
-    partial_text: str = ""
+    #: The text streamed so far by the model call under way, as received (joined when read:
+    #: appending to one string would copy it on every delta).
+    partial_pieces: list[str] = field(default_factory=list)
     model_calls: int = 0
     last_input_tokens: int | None = None
     messages_at_last_report: int = 0
@@ -89,6 +91,14 @@ class TurnState:
     #: Estimated input tokens of the model call under way (0 once it reported its usage).
     in_flight_input: int = 0
     usage_estimated: bool = False
+
+    @property
+    def partial_text(self) -> str:
+        return "".join(self.partial_pieces)
+
+    @partial_text.setter
+    def partial_text(self, text: str) -> None:
+        self.partial_pieces = [text] if text else []
 
     def add_usage(self, usage: Usage) -> None:
         self.usage = self.usage + usage

@@ -17,6 +17,7 @@ from amplifier_agent.core.registry import Registry, build_registry
 from amplifier_agent.engine.providers import ProviderPool
 from amplifier_agent.engine.store_select import open_configured_store
 from amplifier_agent.providers.metadata import enrich
+from amplifier_agent.providers.pricing import load_price_data, uses_price_data
 from amplifier_agent.providers.transport import server_transport
 from amplifier_agent.store.protocol import StoreBackend
 
@@ -74,7 +75,18 @@ async def load_providers(config: HostConfig) -> tuple[LoadedProviders | None, li
         await pool.aclose()
         return None, problems
     listings = {entry.id: models for entry, (models, _) in zip(entries, results, strict=True)}
+    _load_price_data_if_used(entries)
     return LoadedProviders(pool, build_registry(listings), listings), []
+
+
+def _load_price_data_if_used(entries: tuple[ProviderEntry, ...]) -> None:
+    """Loaded at start-up, the price data does not hold up the first priced request, and the
+    server's `gc.freeze()` keeps the collector from walking it on every full collection."""
+    if any(
+        uses_price_data(entry.module, overridden=entry.config.get("pricing") is not None)
+        for entry in entries
+    ):
+        load_price_data()
 
 
 async def _load_one(

@@ -119,11 +119,17 @@ class Tool:
     invoke: Invoke
     approval_kind: ApprovalKind | None = None
     subject_of: SubjectOf | None = None
+    _spec: ToolSpec = field(init=False, repr=False, compare=False)
 
-    def spec(self) -> ToolSpec:
-        return ToolSpec(
+    def __post_init__(self) -> None:
+        # Built once: every model call of every turn reads it, and nothing changes it.
+        spec = ToolSpec(
             name=self.name, description=self.description, parameters=dict(self.parameters)
         )
+        object.__setattr__(self, "_spec", spec)
+
+    def spec(self) -> ToolSpec:
+        return self._spec
 
     def subject(self, ctx: ToolContext, arguments: Mapping[str, Any]) -> str | None:
         """The approval subject, or None for tools that need no approval.
