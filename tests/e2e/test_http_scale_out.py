@@ -12,7 +12,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,23 @@ def fleet(
 ) -> Iterator[Fleet]:
     store_url = pg_cluster.create_database()
     root = tmp_path_factory.mktemp("fleet")
+    with (
+        running_fleet(root, upstream, store_url, INSTANCES) as servers,
+        httpx2.Client(timeout=30) as http,
+    ):
+        yield Fleet(servers, store_url, http)
+
+
+@contextmanager
+def running_fleet(
+    root: Path, upstream: FakeUpstream, store_url: str, count: int
+) -> Iterator[list[RunningServer]]:
+    """`count` servers of one workspace on the store at `store_url`, each with its own home."""
     config = write_config(
         root / "host_config.json", {"providers": {"anthropic": anthropic_entry(upstream.url)}}
     )
     starting = []
-    for index in range(INSTANCES):
+    for index in range(count):
         home = root / f"instance-{index}"
         home.mkdir()
         # The URL (with its password) goes in the environment, never in argv.
@@ -67,13 +79,13 @@ def fleet(
         )
         args = ("--workspace", WORKSPACE)
         starting.append(running_server(config, env, cwd=home, args=args))
-    with ExitStack() as stack, httpx2.Client(timeout=30) as http:
+    with ExitStack() as stack:
         # Started side by side: each waits for its own banner.
-        with ThreadPoolExecutor(INSTANCES) as pool:
+        with ThreadPoolExecutor(count) as pool:
             entered = [pool.submit(server.__enter__) for server in starting]
         for server in starting:
             stack.push(server.__exit__)
-        yield Fleet([future.result() for future in entered], store_url, http)
+        yield [future.result() for future in entered]
 
 
 def post(

@@ -148,3 +148,28 @@ def test_one_session_object_across_turns_keeps_counting(backend: StoreBackend) -
     reread = backend.sessions("ws").find("s1")
     assert reread is not None and reread.read_metadata() == metadata
     assert reread.load() == [UserMessage("u1"), UserMessage("u2"), UserMessage("u3")]
+
+
+RESPONSE_ID = "resp_" + "0123456789abcdef" * 2
+
+
+def test_a_stored_response_round_trips_per_workspace(backend: StoreBackend) -> None:
+    sessions = backend.sessions("ws")
+    record = {"response": {"id": RESPONSE_ID, "output": [{"text": "héllo"}]}, "b": 1, "a": 2}
+    assert sessions.load_response(RESPONSE_ID) is None
+    sessions.save_response(RESPONSE_ID, record)
+    loaded = sessions.load_response(RESPONSE_ID)
+    assert loaded == record and list(loaded) == ["response", "b", "a"]  # key order kept
+    sessions.save_response(RESPONSE_ID, {"replaced": True})
+    assert backend.sessions("ws").load_response(RESPONSE_ID) == {"replaced": True}
+    assert backend.sessions("other").load_response(RESPONSE_ID) is None
+
+
+@pytest.mark.parametrize("bad_id", ["resp_../../etc", "resp_ABC", "", "sess_" + "0" * 32])
+def test_a_response_id_not_minted_here_is_unknown_and_cannot_be_saved(
+    backend: StoreBackend, bad_id: str
+) -> None:
+    sessions = backend.sessions("ws")
+    assert sessions.load_response(bad_id) is None
+    with pytest.raises(ValueError, match="not a response id"):
+        sessions.save_response(bad_id, {"a": 1})

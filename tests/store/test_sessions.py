@@ -197,3 +197,11 @@ def test_write_audit_lands_in_the_session(root: Path) -> None:
     path = store.write_audit("s1", "turn-1", record)
     assert path == store.session_dir("s1") / "audits" / "turn-1.json"
     assert mode(path) == 0o600 and mode(path.parent) == 0o700
+
+
+def test_a_stored_response_is_one_private_json_file_in_the_workspace(root: Path) -> None:
+    response_id = "resp_" + "ab" * 16
+    SessionStore(root, "ws").save_response(response_id, {"text": "héllo", "input": []})
+    path = root / "ws" / "responses" / f"{response_id}.json"
+    assert path.read_bytes() == '{"text": "héllo", "input": []}'.encode()
+    assert mode(path) == 0o600

@@ -59,7 +59,7 @@ class ChatContext:
     def responses(self) -> ResponseStore:
         """Where `store: true` responses live (built on first use: few servers need it)."""
         if self._responses is None:
-            self._responses = ResponseStore.for_workspace(self.engine.workspace)
+            self._responses = ResponseStore(self.engine.store.sessions(self.engine.workspace))
         return self._responses
 
 

@@ -10,7 +10,7 @@ commits those writes and the ledger line together. Reads see the session's own p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from amplifier_agent.core.messages import Message
 from amplifier_agent.core.usage import Usage
@@ -73,6 +73,15 @@ class Sessions(Protocol):
 
     def occupied(self, session_id: str) -> bool:
         """Whether anything (even an empty session) holds this id in the current workspace."""
+        ...
+
+    def save_response(self, response_id: str, record: dict[str, Any]) -> None:
+        """Keep a stored Response (`store: true`) of this workspace, replacing one of the same
+        id; `ValueError` for an id this server does not mint."""
+        ...
+
+    def load_response(self, response_id: str) -> dict[str, Any] | None:
+        """A stored Response of this workspace, or None for an id it does not hold."""
         ...
 
 

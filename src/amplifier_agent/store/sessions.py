@@ -8,6 +8,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from amplifier_agent.core.errors import SessionError, storage_error
 from amplifier_agent.core.messages import Message
@@ -24,6 +25,7 @@ from amplifier_agent.store.metadata import (
     write_metadata,
 )
 from amplifier_agent.store.repair import RepairReport, repair
+from amplifier_agent.store.responses import RESPONSES_DIR, load_response_file, save_response_file
 from amplifier_agent.store.transcript import (
     TRANSCRIPT_NAME,
     append_messages,
@@ -137,6 +139,16 @@ class SessionStore:
     def session_dir(self, session_id: str) -> Path:
         """The directory of `session_id` in the current workspace (validated)."""
         return ids.session_dir(self.sessions_dir, session_id)
+
+    @property
+    def responses_dir(self) -> Path:
+        return self.workspaces_root / self.workspace / RESPONSES_DIR
+
+    def save_response(self, response_id: str, record: dict[str, Any]) -> None:
+        save_response_file(self.responses_dir, response_id, record)
+
+    def load_response(self, response_id: str) -> dict[str, Any] | None:
+        return load_response_file(self.responses_dir, response_id)
 
     def find(self, session_id: str) -> Session | None:
         """The first session directory holding a transcript: current workspace, then the others."""

@@ -52,8 +52,20 @@ CREATE TABLE ledger (
 CREATE INDEX ledger_by_session ON ledger (session_id);
 """
 
+# Stored Responses, per workspace like the sessions. The record is kept as text, not jsonb, so a
+# GET returns its keys in the order they were stored.
+_V2 = """
+CREATE TABLE responses (
+    workspace text NOT NULL,
+    response_id text NOT NULL,
+    record text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workspace, response_id)
+);
+"""
+
 #: (version, SQL) in order; a released migration is never edited, only followed by a new one.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
 LATEST = MIGRATIONS[-1][0]
 
 _VERSIONS_TABLE = """

@@ -19,11 +19,22 @@ from amplifier_agent.store.postgres.sessions import (
     metadata_row,
     storage_failure,
 )
+from amplifier_agent.store.responses import (
+    decode_record,
+    encode_record,
+    is_response_id,
+    validate_response_id,
+)
 
 _FIND = f"""
 SELECT workspace, {METADATA_COLUMNS} FROM sessions WHERE session_id = %s AND has_transcript
 ORDER BY workspace <> %s, workspace COLLATE "C" LIMIT 1
 """
+_SAVE_RESPONSE = """
+INSERT INTO responses (workspace, response_id, record) VALUES (%s, %s, %s)
+ON CONFLICT (workspace, response_id) DO UPDATE SET record = EXCLUDED.record
+"""
+_LOAD_RESPONSE = "SELECT record FROM responses WHERE workspace=%s AND response_id=%s"
 
 
 class PgSessions:
@@ -76,6 +87,20 @@ class PgSessions:
         ids.validate_session_id(session_id)
         sql = "SELECT 1 FROM sessions WHERE workspace=%s AND session_id=%s"
         return self._query(sql, (self.workspace, session_id), "find session") is not None
+
+    def save_response(self, response_id: str, record: dict[str, Any]) -> None:
+        validate_response_id(response_id)
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(_SAVE_RESPONSE, (self.workspace, response_id, encode_record(record)))
+        except psycopg.Error as exc:
+            raise storage_failure(f"store response {response_id!r}", exc) from exc
+
+    def load_response(self, response_id: str) -> dict[str, Any] | None:
+        if not is_response_id(response_id):
+            return None
+        row = self._query(_LOAD_RESPONSE, (self.workspace, response_id), "load response")
+        return None if row is None else decode_record(row[0])
 
     def _query(self, sql: str, params: tuple[str, ...], action: str) -> tuple[Any, ...] | None:
         try:
