@@ -7,7 +7,9 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from amplifier_agent.cli.app import cli
@@ -18,6 +20,7 @@ from amplifier_agent.store.audit import AuditRecord
 from amplifier_agent.store.file_backend import FileBackend
 from amplifier_agent.store.postgres import PostgresBackend
 from amplifier_agent.store.protocol import StoreBackend
+from amplifier_agent.store.transfer import ResponseDump, SessionDump, parse_line
 from testkit.postgres import PASSWORD
 from tests.store.test_backends import HISTORY, ledger_line
 
@@ -45,22 +48,29 @@ def files() -> FileBackend:
     return FileBackend(paths.workspaces_dir, paths.usage_ledger)
 
 
+def contents(store: StoreBackend) -> tuple[list[SessionDump], list[ResponseDump], list[Any]]:
+    return list(store.dump_sessions()), list(store.dump_responses()), store.read_ledger()
+
+
 def test_files_to_postgresql_and_back_loses_nothing(tmp_path: Path, pg_url: str) -> None:
     fill(files())
-    before = (list(files().dump_sessions()), files().read_ledger())
-    assert len(before[0]) == 3 and len(before[1]) == 6
+    for workspace, digit in (("ws-a", "1"), ("ws-b", "2")):
+        record = {"response": {"id": f"resp_{digit * 32}", "text": "héllo"}, "items": [digit]}
+        files().sessions(workspace).save_response(f"resp_{digit * 32}", record)
+    before = contents(files())
+    assert [len(part) for part in before] == [3, 2, 6]
     runner = CliRunner()
     dump = tmp_path / "dump.jsonl"
     exported = runner.invoke(cli, ["store", "export", "--output", str(dump)])
     assert exported.exit_code == 0, exported.output
-    assert "exported 3 sessions and 6 ledger lines" in exported.stderr
+    assert "exported 3 sessions, 2 stored responses and 6 ledger lines" in exported.stderr
     imported = runner.invoke(cli, ["store", "import", str(dump), "--store", pg_url])
     assert imported.exit_code == 0, imported.output
     assert "amplifier:***@" in imported.stderr and PASSWORD not in imported.output
 
     database = PostgresBackend.open(pg_url)
     try:
-        assert (list(database.dump_sessions()), database.read_ledger()) == before
+        assert contents(database) == before
         continued = database.sessions("ws-b").find("s1")
         assert continued is not None and continued.next_turn_id() == "turn-3"
     finally:
@@ -74,7 +84,7 @@ def test_files_to_postgresql_and_back_loses_nothing(tmp_path: Path, pg_url: str)
                              env={"AMPLIFIER_AGENT_HOME": str(back)})  # fmt: skip
     assert restored.exit_code == 0, restored.output
     home = FileBackend(back / "state" / "workspaces", back / "state" / "usage.jsonl")
-    assert (list(home.dump_sessions()), home.read_ledger()) == before
+    assert contents(home) == before
 
 
 def test_a_bad_line_is_refused_before_anything_is_written(tmp_path: Path, pg_url: str) -> None:
@@ -95,3 +105,18 @@ def test_a_bad_line_is_refused_before_anything_is_written(tmp_path: Path, pg_url
         assert list(database.dump_sessions()) == [] and database.read_ledger() == []
     finally:
         database.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"responseId": "resp_../../x"}, "not a response id"),
+        ({"responseId": 7}, "responseId must be a string"),
+        ({"record": []}, "must hold an object"),
+        ({"workspace": "a/b"}, "workspace must be a single path component"),
+    ],
+)
+def test_a_bad_response_line_names_what_is_wrong(fields: dict[str, Any], reason: str) -> None:
+    line = {"type": "response", "version": 1, "workspace": "w", "responseId": "resp_" + "a" * 32}
+    with pytest.raises(ValueError, match=reason):
+        parse_line({**line, "record": {}, **fields})

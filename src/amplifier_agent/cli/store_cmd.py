@@ -1,13 +1,16 @@
-"""`store export` / `store import`: move sessions and the ledger between the files under the
-state root and a PostgreSQL store, as JSON lines."""
+"""`store export` / `store import`: move sessions, stored Responses and the ledger between the
+files under the state root and a PostgreSQL store, as JSON lines."""
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from amplifier_agent.cli.common import HelpOnEmptyGroup
+
+if TYPE_CHECKING:
+    from amplifier_agent.engine import Transferred
 
 STORE_HELP = "postgresql:// URL [env AMPLIFIER_AGENT_STORE_URL; host_config store.url; files]."
 CONFIG_HELP = "host_config file (for its store.url)."
@@ -15,7 +18,7 @@ CONFIG_HELP = "host_config file (for its store.url)."
 
 @click.group(name="store", cls=HelpOnEmptyGroup)
 def store() -> None:
-    """Move sessions and the ledger between stores."""
+    """Move sessions, stored Responses and the ledger between stores."""
 
 
 @store.command(name="export")
@@ -24,7 +27,7 @@ def store() -> None:
 @click.option("--output", "output", type=click.File("w", encoding="utf-8"), default="-",
               help="Write here instead of stdout.")  # fmt: skip
 def export(store_url: str | None, config_path: str | None, output: IO[str]) -> None:
-    """Write every session and ledger line of a store as JSON lines."""
+    """Write every session, stored Response and ledger line of a store as JSON lines."""
     from amplifier_agent import engine
 
     backend = engine.open_configured_store(store_url, engine.load_host_config(config_path)[1])
@@ -34,8 +37,7 @@ def export(store_url: str | None, config_path: str | None, output: IO[str]) -> N
     finally:
         backend.close()
     click.echo(
-        f"exported {done.sessions} sessions and {done.ledger_lines} ledger lines "
-        f"from {backend.describe()}",
+        f"exported {counts(done)} from {backend.describe()}",
         err=True,
     )
 
@@ -55,7 +57,12 @@ def import_(source: IO[str], store_url: str | None, config_path: str | None) -> 
     finally:
         backend.close()
     click.echo(
-        f"imported {done.sessions} sessions and {done.ledger_lines} ledger lines "
-        f"into {backend.describe()}",
+        f"imported {counts(done)} into {backend.describe()}",
         err=True,
     )
+
+
+def counts(done: Transferred) -> str:
+    """What was moved; stored Responses are named only when there were some."""
+    responses = f", {done.responses} stored responses" if done.responses else ""
+    return f"{done.sessions} sessions{responses} and {done.ledger_lines} ledger lines"

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from amplifier_agent.store.file_transfer import dump_files, restore_files
+from amplifier_agent.store.file_transfer import dump_files, dump_response_files, restore_files
 from amplifier_agent.store.ledger import LedgerRecord, append_ledger, read_ledger
 from amplifier_agent.store.protocol import SessionLease, StoredSession
 from amplifier_agent.store.sessions import SessionStore
-from amplifier_agent.store.transfer import SessionDump
+from amplifier_agent.store.transfer import ResponseDump, SessionDump
 
 
 class _NoLease:
@@ -49,6 +49,9 @@ class FileBackend:
 
     def restore_session(self, dump: SessionDump) -> None:
         restore_files(self.workspaces_root, dump)
+
+    def dump_responses(self) -> Iterator[ResponseDump]:
+        return dump_response_files(self.workspaces_root)
 
     def try_lock(self, workspace: str, session_id: str) -> SessionLease | None:
         return _NO_LEASE

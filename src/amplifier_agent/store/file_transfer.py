@@ -14,9 +14,10 @@ from amplifier_agent.store import ids
 from amplifier_agent.store.audit import AUDITS_DIR, write_audit_json
 from amplifier_agent.store.files import atomic_write, ensure_private_dir
 from amplifier_agent.store.metadata import METADATA_NAME, read_metadata, write_metadata
+from amplifier_agent.store.responses import RESPONSES_DIR, is_response_id, load_response_file
 from amplifier_agent.store.sessions import SESSIONS_DIR
 from amplifier_agent.store.transcript import TRANSCRIPT_NAME, encode_line, load_entries
-from amplifier_agent.store.transfer import SessionDump
+from amplifier_agent.store.transfer import ResponseDump, SessionDump
 
 
 def _subdirs(directory: Path) -> list[Path]:
@@ -44,6 +45,21 @@ def dump_files(workspaces_root: Path) -> Iterator[SessionDump]:
                 entries=tuple(load_entries(session_dir / TRANSCRIPT_NAME)),
                 audits=_audits(session_dir / AUDITS_DIR),
             )
+
+
+def dump_response_files(workspaces_root: Path) -> Iterator[ResponseDump]:
+    """Every stored Response, workspace by workspace, in id order."""
+    for workspace_dir in _subdirs(workspaces_root):
+        directory = workspace_dir / RESPONSES_DIR
+        for path in sorted(directory.glob("resp_*.json")):
+            if not is_response_id(path.stem):
+                continue  # not a response this engine could have written
+            try:
+                record = load_response_file(directory, path.stem)
+            except (OSError, ValueError):
+                continue  # an unreadable record is a lost response, not a reason to stop
+            if record is not None:
+                yield ResponseDump(workspace_dir.name, path.stem, record)
 
 
 def _audits(directory: Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from amplifier_agent.store.audit import AuditRecord
 from amplifier_agent.store.ledger import LedgerRecord
 from amplifier_agent.store.metadata import LastTurn, SessionMetadata
 from amplifier_agent.store.repair import RepairReport
-from amplifier_agent.store.transfer import SessionDump
+from amplifier_agent.store.transfer import ResponseDump, SessionDump
 
 
 class StoredSession(Protocol):
@@ -121,6 +121,11 @@ class StoreBackend(Protocol):
 
     def restore_session(self, dump: SessionDump) -> None:
         """Write one exported session, replacing what this store held under its id."""
+        ...
+
+    def dump_responses(self) -> Iterator[ResponseDump]:
+        """Every stored Response of every workspace, for `store export` (an import writes them
+        back through `Sessions.save_response`)."""
         ...
 
     def try_lock(self, workspace: str, session_id: str) -> SessionLease | None:

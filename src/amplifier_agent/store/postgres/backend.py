@@ -16,11 +16,15 @@ from amplifier_agent.core.errors import StorageError
 from amplifier_agent.store.ledger import LedgerRecord, record_from_json
 from amplifier_agent.store.postgres.migrations import migrate
 from amplifier_agent.store.postgres.sessions import Conn, PgSession, storage_failure
-from amplifier_agent.store.postgres.transfer import dump_database, restore_database
+from amplifier_agent.store.postgres.transfer import (
+    dump_database,
+    dump_response_rows,
+    restore_database,
+)
 from amplifier_agent.store.postgres.url import mask_url, scrub
 from amplifier_agent.store.postgres.workspace import PgSessions
 from amplifier_agent.store.protocol import SessionLease, StoredSession
-from amplifier_agent.store.transfer import SessionDump
+from amplifier_agent.store.transfer import ResponseDump, SessionDump
 
 _LOG = logging.getLogger(__name__)
 
@@ -148,6 +152,9 @@ class PostgresBackend:
 
     def restore_session(self, dump: SessionDump) -> None:
         restore_database(self.pool, dump)
+
+    def dump_responses(self) -> Iterator[ResponseDump]:
+        return dump_response_rows(self.pool)
 
     def try_lock(self, workspace: str, session_id: str) -> SessionLease | None:
         # Keyed by id alone: a lookup may find the session in another workspace.

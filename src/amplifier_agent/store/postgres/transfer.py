@@ -20,10 +20,27 @@ from amplifier_agent.store.postgres.sessions import (
     metadata_row,
     storage_failure,
 )
+from amplifier_agent.store.responses import decode_record
 from amplifier_agent.store.transcript import TranscriptEntry, message_from_dict
-from amplifier_agent.store.transfer import SessionDump
+from amplifier_agent.store.transfer import ResponseDump, SessionDump
 
 _KEY = "WHERE workspace=%s AND session_id=%s"
+
+
+def dump_response_rows(pool: ConnectionPool[Conn]) -> Iterator[ResponseDump]:
+    """Every stored Response, workspace by workspace, in id order."""
+    try:
+        with pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT workspace, response_id, record FROM responses "
+                'ORDER BY workspace COLLATE "C", response_id COLLATE "C"'
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise storage_failure("export the stored responses", exc) from exc
+    for workspace, response_id, text in rows:
+        record = decode_record(text)
+        if record is not None:
+            yield ResponseDump(workspace, response_id, record)
 
 
 def dump_database(pool: ConnectionPool[Conn]) -> Iterator[SessionDump]:
