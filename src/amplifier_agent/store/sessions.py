@@ -26,6 +26,7 @@ from amplifier_agent.store.metadata import (
 )
 from amplifier_agent.store.repair import RepairReport, repair
 from amplifier_agent.store.responses import RESPONSES_DIR, load_response_file, save_response_file
+from amplifier_agent.store.session_common import CountsTurns, found_or_missing
 from amplifier_agent.store.transcript import (
     TRANSCRIPT_NAME,
     append_messages,
@@ -47,7 +48,7 @@ def _private_dir(directory: Path) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class Session(CountsTurns):
     """One session directory; `workspace` is the workspace that holds it."""
 
     session_id: str
@@ -89,15 +90,6 @@ class Session:
 
     def read_metadata(self) -> SessionMetadata | None:
         return read_metadata(self.metadata_path)
-
-    def turns(self) -> int:
-        """How many turns have ended in this session."""
-        metadata = self.read_metadata()
-        return 0 if metadata is None else metadata.turns
-
-    def next_turn_id(self) -> str:
-        """The id of the turn about to run: `turn-<turns + 1>`."""
-        return ids.turn_id(self.turns() + 1)
 
     def update_metadata(
         self, usage: Usage, status: LastTurn, *, cwd: str | None = None
@@ -185,12 +177,7 @@ class SessionStore:
 
     def open(self, session_id: str) -> Session:
         """The existing session for `--resume`; found nowhere → `session_not_found`."""
-        session = self.find(session_id)
-        if session is None:
-            raise SessionError(
-                f"session {session_id!r} was not found in any workspace", code="session_not_found"
-            )
-        return session
+        return found_or_missing(self.find(session_id), session_id)
 
     def create(self, session_id: str, cwd: str) -> Session:
         """A session directory in the current workspace; existing metadata is kept (never

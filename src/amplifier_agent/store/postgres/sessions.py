@@ -20,6 +20,7 @@ from amplifier_agent.store.audit import AuditRecord
 from amplifier_agent.store.files import utc_now
 from amplifier_agent.store.metadata import LastTurn, SessionMetadata, new_metadata
 from amplifier_agent.store.repair import RepairReport, repair
+from amplifier_agent.store.session_common import CountsTurns
 from amplifier_agent.store.transcript import message_from_dict, message_to_dict
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -84,7 +85,7 @@ def metadata_from_row(session_id: str, workspace: str, row: tuple[Any, ...]) -> 
 
 
 @dataclasses.dataclass(eq=False)
-class PgSession:
+class PgSession(CountsTurns):
     """One session row and its transcript; writes wait in memory until `flush`."""
 
     pool: ConnectionPool[Conn]
@@ -143,13 +144,6 @@ class PgSession:
         self._stored = (
             None if row is None else metadata_from_row(self.session_id, self.workspace, row)
         )
-
-    def turns(self) -> int:
-        metadata = self.read_metadata()
-        return 0 if metadata is None else metadata.turns
-
-    def next_turn_id(self) -> str:
-        return ids.turn_id(self.turns() + 1)
 
     def update_metadata(
         self, usage: Usage, status: LastTurn, *, cwd: str | None = None

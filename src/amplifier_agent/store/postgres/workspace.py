@@ -8,7 +8,6 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from amplifier_agent.core.errors import SessionError
 from amplifier_agent.store import ids
 from amplifier_agent.store.metadata import new_metadata
 from amplifier_agent.store.postgres.sessions import (
@@ -25,6 +24,7 @@ from amplifier_agent.store.responses import (
     is_response_id,
     validate_response_id,
 )
+from amplifier_agent.store.session_common import found_or_missing
 
 _FIND = f"""
 SELECT workspace, {METADATA_COLUMNS} FROM sessions WHERE session_id = %s AND has_transcript
@@ -65,12 +65,7 @@ class PgSessions:
         return PgSession(self.pool, session_id, self.workspace)
 
     def open(self, session_id: str) -> PgSession:
-        session = self.find(session_id)
-        if session is None:
-            raise SessionError(
-                f"session {session_id!r} was not found in any workspace", code="session_not_found"
-            )
-        return session
+        return found_or_missing(self.find(session_id), session_id)
 
     def open_or_create(self, session_id: str, cwd: str) -> PgSession:
         return self.find(session_id) or self.create(session_id, cwd)
