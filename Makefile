@@ -55,6 +55,8 @@ bench: install
 	$(BIN)/python bench/http_ttft.py
 	$(BIN)/python bench/http_hot_path.py
 	$(BIN)/python bench/provider_stream.py
+	$(BIN)/python bench/metrics_overhead.py
+	$(BIN)/python bench/store_latency.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache $(TS)/node_modules
