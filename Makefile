@@ -53,7 +53,7 @@ bench: install
 	$(BIN)/python bench/stdio_turns.py
 	$(BIN)/python bench/sdk_turns.py
 	$(BIN)/python bench/http_ttft.py
-	$(BIN)/python bench/http_hot_path.py
+	$(BIN)/python bench/http_hot_path.py --with-floor
 	$(BIN)/python bench/provider_stream.py
 	$(BIN)/python bench/metrics_overhead.py
 	$(BIN)/python bench/store_latency.py

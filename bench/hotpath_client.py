@@ -55,6 +55,23 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """utime and stime of a process's main thread (the event loop) and of all its other threads
+    together (the store writer, the SDKs' helpers), from /proc/PID/task/TID/stat."""
+    split = {"loop_user": 0.0, "loop_system": 0.0, "others_user": 0.0, "others_system": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        who = "loop" if int(tid) == pid else "others"
+        split[f"{who}_user"] += int(fields[11]) / tick
+        split[f"{who}_system"] += int(fields[12]) / tick
+    return split
+
+
 # -- one connection -----------------------------------------------------------------------------
 @dataclass
 class Target:

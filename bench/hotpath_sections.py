@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hotpath_client import percentile, summary
+from hotpath_client import percentile, summary, thread_cpu_seconds
 from hotpath_procs import Endpoint, Placement, Server, job_spec, run_job, script_fake
 
 Report = dict[str, Any]
@@ -134,17 +134,24 @@ def stream(ctx: Context) -> Report:
 
 
 def cpu(ctx: Context) -> Report:
-    """Server CPU time (utime + stime) over fixed batches, 4 clients: non-streamed requests, then
-    streams of 4 and of 64 deltas, whose difference prices one more frame."""
+    """Server CPU time (utime + stime) over fixed batches, 4 clients: non-streamed requests (also
+    split into the event-loop thread and the other threads, user and system), then streams of 4
+    and of 64 deltas, whose difference prices one more frame."""
     p = ctx.params
     script_fake(ctx.fake, text_reply())
     ctx.job(
         "batch", 120, target="server", clients=4, requests=20, stream=False, body=chat_body(False)
     )
+    threads_before = thread_cpu_seconds(ctx.server.endpoint.pid)
     plain = ctx.job(
         "batch", 600, target="server", clients=4, requests=p.cpu_requests,
         stream=False, body=chat_body(False),
     )  # fmt: skip
+    threads_after = thread_cpu_seconds(ctx.server.endpoint.pid)
+    by_thread = {
+        key: round((threads_after[key] - threads_before[key]) / plain["requests"] * 1e3, 3)
+        for key in threads_before
+    }
     streams: dict[int, Report] = {}
     for deltas in (4, 64):
         script_fake(ctx.fake, text_reply(deltas=deltas))
@@ -159,6 +166,7 @@ def cpu(ctx: Context) -> Report:
     return {
         "clock_tick_ms": round(1000 / os.sysconf("SC_CLK_TCK"), 3),
         "non_stream": plain,
+        "non_stream_cpu_ms_per_request_by_thread": by_thread,
         "stream_4_deltas": streams[4],
         "stream_64_deltas": streams[64],
         "frames_per_stream": frames,

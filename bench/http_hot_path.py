@@ -1,13 +1,15 @@
 """What the HTTP face adds on its hot path, against a loopback fake upstream, as one JSON report.
 
     python bench/http_hot_path.py [--quick] [--only latency,stream,cpu,responses,rps,streams]
-                                  [--server-python PATH | --server-cmd "CMD"]
+                                  [--server-python PATH | --server-cmd "CMD"] [--with-floor]
 
 The fake upstream (`python -m testkit`), the server under test (`serve chat-completions` with an
 `openai` provider pointed at the fake) and the load client each run as their own process; with two
 or more cores the server gets a core to itself and the fake and the client share another. Every
 "added" figure compares requests sent through the server with requests sent straight to the fake
-in the same run, alternating one by one. bench/README.md explains each figure.
+in the same run, alternating one by one. `--with-floor` then measures `floor_server.py` (the hot
+path's required parts alone) the same way and reports its figures beside ours. bench/README.md
+explains each figure.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import datetime
 import json
 import os
 import shlex
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -109,6 +112,11 @@ def parse_args() -> argparse.Namespace:
         "--server-cmd",
         help="command that runs the CLI (it must exec the server itself, not fork it), "
         "e.g. '/other/.venv/bin/amplifier-agent'",
+    )
+    parser.add_argument(
+        "--with-floor",
+        action="store_true",
+        help="also measure bench/floor_server.py (the required parts alone) and report it beside",
     )
     args = parser.parse_args()
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -208,9 +216,35 @@ def main() -> None:
         os.sched_setaffinity(0, {placement.fake})
     try:
         report = measure(args, placement)
+        if args.with_floor:
+            report.update(floor_figures(args, placement, report["figures"]))
     except (SetupError, OSError) as exc:
         raise SystemExit(f"http_hot_path: {exc}") from None
     print(json.dumps(report, indent=2))
+
+
+def floor_figures(args: argparse.Namespace, placement: Placement, ours: Report) -> Report:
+    """The floor server's figures (the sections it serves: not `responses`) and ours minus them."""
+    floor_server = Path(__file__).resolve().with_name("floor_server.py")
+    floor_args = argparse.Namespace(**vars(args))
+    floor_args.server_python = None
+    floor_args.server_cmd = shlex.join([sys.executable, str(floor_server)])
+    floor_args.sections = [name for name in args.sections if name != "responses"]
+    floor = measure(floor_args, placement)
+    above = {
+        name: round(value - floor["figures"][name], 3)
+        for name, value in ours.items()
+        if isinstance(value, int | float) and isinstance(floor["figures"].get(name), int | float)
+    }
+    return {
+        "floor": {
+            "server_argv": floor["server_argv"],
+            "figures": floor["figures"],
+            "warnings": floor["warnings"],
+            "machine": floor["machine"],
+        },
+        "above_floor": above,
+    }
 
 
 if __name__ == "__main__":

@@ -242,6 +242,26 @@ def test_a_turn_outlasting_the_drain_is_cancelled_recorded_and_the_exit_is_0(
     assert host.schema_problems() == []
 
 
+def test_a_second_sigterm_cuts_a_long_drain_short(agent: AgentCli) -> None:
+    """The drain would outlast the stalled reply; the second signal ends it there and then."""
+    agent.fake.enqueue(stalled())
+    host = StdioHost(agent, env=agent.env(AMPLIFIER_AGENT_STDIO_DRAIN_TIMEOUT_S="120"))
+    try:
+        host.initialize("s-a")
+        turn = host.submit("s-a", "turn-1", "never ends")
+        host.wait_for_notification("result/delta", "s-a")
+        host.process.send_signal(signal.SIGTERM)
+        host.process.send_signal(signal.SIGTERM)
+        # Well inside the 30 s stall: without the second signal the turn would still be waiting.
+        assert host.finish(timeout=15) == 0
+    finally:
+        host.kill()
+
+    assert error_code(host.response(turn)) == "agent_not_ready"
+    assert ledger_status(agent, "turn-1") == "shutdown"
+    assert host.schema_problems() == []
+
+
 def test_nothing_is_written_before_the_first_request_and_agent_shutdown_ends_the_process(
     agent: AgentCli,
 ) -> None:

@@ -79,3 +79,19 @@ def test_turn_ids_are_one_based() -> None:
 def test_validate_turn_id_rejects_anything_else(value: str) -> None:
     with pytest.raises(ValueError):
         validate_turn_id(value)
+
+
+def test_session_dir_accepts_a_symlink_to_another_session_directory(workdir: Path) -> None:
+    sessions = workdir / "sessions"
+    (sessions / "real").mkdir(parents=True)
+    (sessions / "alias").symlink_to(sessions / "real")
+    assert session_dir(sessions, "alias") == sessions / "alias"
+
+
+def test_session_dir_rejects_a_symlink_to_the_sessions_directory_itself(workdir: Path) -> None:
+    sessions = workdir / "sessions"
+    sessions.mkdir()
+    (sessions / "loop").symlink_to(sessions)
+    with pytest.raises(SessionError) as info:
+        session_dir(sessions, "loop")
+    assert info.value.code == "invalid_session"

@@ -97,7 +97,7 @@ async def _serve(settings: StdioSettings) -> None:
     server = StdioServer(make_dispatcher, writer.send, drain_s=_drain_seconds())
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, server.stop)
+        loop.add_signal_handler(signum, server.signalled)
     try:
         await server.serve(read_lines(requests))
     finally:

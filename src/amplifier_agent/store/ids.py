@@ -34,10 +34,14 @@ def validate_session_id(value: str) -> str:
 def session_dir(sessions_dir: Path, session_id: str) -> Path:
     """The directory of a validated session id; it must resolve inside `sessions_dir`.
 
-    Resolving catches an entry that is a symlink pointing elsewhere.
+    A validated name is one path component other than `.` and `..`, so only an entry that is a
+    symlink can lead elsewhere; that one is resolved (every turn of a server would otherwise pay
+    for resolving both paths, a system call per component).
     """
     _validate_stored_name(session_id)
     candidate = sessions_dir / session_id
+    if not os.path.islink(candidate):
+        return candidate
     base = Path(os.path.realpath(sessions_dir))
     resolved = Path(os.path.realpath(candidate))
     if resolved == base or not resolved.is_relative_to(base):

@@ -43,9 +43,18 @@ class StdioServer:
         self._dispatcher: Dispatcher | None = None
         self._requests: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
+        self._hurry = asyncio.Event()
 
     def stop(self) -> None:
-        """Stop reading (a signal handler calls this); `serve` then drains and returns."""
+        """Stop reading (`agent/shutdown` calls this); `serve` then drains and returns."""
+        self._stop.set()
+
+    def signalled(self) -> None:
+        """A termination signal: the first one stops reading, as `stop()`; another one cuts the
+        drain short, so turns still running are cancelled and recorded at once, the way an
+        operator pressing Ctrl-C twice expects."""
+        if self._stop.is_set():
+            self._hurry.set()
         self._stop.set()
 
     async def serve(self, lines: AsyncIterable[Line]) -> None:
@@ -94,8 +103,13 @@ class StdioServer:
         return self._dispatcher
 
     async def _drain(self) -> None:
-        if self._requests:
-            await asyncio.wait(tuple(self._requests), timeout=self._drain_s)
+        if self._requests and not self._hurry.is_set():
+            finished = asyncio.ensure_future(asyncio.wait(tuple(self._requests)))
+            hurried = asyncio.ensure_future(self._hurry.wait())
+            waiters = (finished, hurried)
+            await asyncio.wait(waiters, timeout=self._drain_s, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
         if self._dispatcher is not None:
             await self._dispatcher.close()
         if self._requests:
