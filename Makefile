@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/sdk_turns.py
 	$(BIN)/python bench/http_ttft.py
 	$(BIN)/python bench/http_hot_path.py --with-floor
+	$(BIN)/python bench/server_memory.py
 	$(BIN)/python bench/provider_stream.py
 	$(BIN)/python bench/metrics_overhead.py
 	$(BIN)/python bench/store_latency.py

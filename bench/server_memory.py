@@ -168,7 +168,11 @@ def main() -> None:
             "modules_total": idle["modules_total"],
             "modules_by_package": idle["modules_by_package"],
             "imports_resident": idle["imports"],
-            "imports_traced": traced["idle"]["imports"],
+            "imports_traced": {
+                key: value
+                for key, value in traced["idle"]["imports"].items()
+                if key.startswith("traced")
+            },
         },
         "streams": plain["streams"],
         "streams_traced": {
