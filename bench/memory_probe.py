@@ -23,6 +23,8 @@ import sys
 import sysconfig
 import tracemalloc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +61,9 @@ class ImportCharges:
             list[int]
         ] = []  # per import in progress: its children's [resident, traced]
 
-    def install(self) -> None:
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Charge every module loaded inside the block."""
         original = bootstrap._load_unlocked  # type: ignore[attr-defined]
 
         def load(spec: Any) -> Any:
@@ -80,6 +84,10 @@ class ImportCharges:
                     self._open[-1][1] += traced
 
         bootstrap._load_unlocked = load  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            bootstrap._load_unlocked = original  # type: ignore[attr-defined]
 
     def to_json(self) -> dict[str, Any]:
         report: dict[str, Any] = {
@@ -167,12 +175,12 @@ class Reporter:
 
 def main() -> None:
     charges = ImportCharges()
-    charges.install()
     signal.signal(signal.SIGUSR1, Reporter(charges, os.environ["MEMORY_PROBE_OUT"]))
-    from amplifier_agent.cli.entry import main as cli_main
-
     sys.argv[0] = "amplifier-agent"
-    cli_main()
+    with charges.installed():
+        from amplifier_agent.cli.entry import main as cli_main
+
+        cli_main()
 
 
 if __name__ == "__main__":
