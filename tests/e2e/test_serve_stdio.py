@@ -215,12 +215,16 @@ def test_end_of_input_lets_a_running_turn_finish_then_exits_0(
     assert [m["role"] for m in agent.transcript("s-a")] == ["user", "assistant"]
 
 
-@pytest.mark.parametrize("how", ["eof", "sigterm"])
+@pytest.mark.parametrize(
+    ("how", "drain_s"),
+    # A second signal ends even a drain that would outlast the reply's 30 s stall.
+    [("eof", "0.2"), ("sigterm", "0.2"), ("sigterm twice", "120")],
+)
 def test_a_turn_outlasting_the_drain_is_cancelled_recorded_and_the_exit_is_0(
-    agent: AgentCli, how: str
+    agent: AgentCli, how: str, drain_s: str
 ) -> None:
     agent.fake.enqueue(stalled())
-    host = StdioHost(agent, env=agent.env(AMPLIFIER_AGENT_STDIO_DRAIN_TIMEOUT_S="0.2"))
+    host = StdioHost(agent, env=agent.env(AMPLIFIER_AGENT_STDIO_DRAIN_TIMEOUT_S=drain_s))
     try:
         host.initialize("s-a")
         turn = host.submit("s-a", "turn-1", "never ends")
@@ -229,7 +233,11 @@ def test_a_turn_outlasting_the_drain_is_cancelled_recorded_and_the_exit_is_0(
             host.close_stdin()
         else:
             host.process.send_signal(signal.SIGTERM)
-        assert host.finish() == 0
+        if how == "sigterm twice":
+            # Two signals sent at once may arrive as one: the second goes once the first is seen.
+            wait_for(lambda: "a second signal cancels" in host.stderr, message="the notice")
+            host.process.send_signal(signal.SIGTERM)
+        assert host.finish(timeout=15) == 0
     finally:
         host.kill()
 
@@ -239,26 +247,6 @@ def test_a_turn_outlasting_the_drain_is_cancelled_recorded_and_the_exit_is_0(
     transcript = agent.transcript("s-a")
     assert transcript[0]["content"] == "never ends"
     assert transcript[-1]["interrupted"] is True
-    assert host.schema_problems() == []
-
-
-def test_a_second_sigterm_cuts_a_long_drain_short(agent: AgentCli) -> None:
-    """The drain would outlast the stalled reply; the second signal ends it there and then."""
-    agent.fake.enqueue(stalled())
-    host = StdioHost(agent, env=agent.env(AMPLIFIER_AGENT_STDIO_DRAIN_TIMEOUT_S="120"))
-    try:
-        host.initialize("s-a")
-        turn = host.submit("s-a", "turn-1", "never ends")
-        host.wait_for_notification("result/delta", "s-a")
-        host.process.send_signal(signal.SIGTERM)
-        host.process.send_signal(signal.SIGTERM)
-        # Well inside the 30 s stall: without the second signal the turn would still be waiting.
-        assert host.finish(timeout=15) == 0
-    finally:
-        host.kill()
-
-    assert error_code(host.response(turn)) == "agent_not_ready"
-    assert ledger_status(agent, "turn-1") == "shutdown"
     assert host.schema_problems() == []
 
 

@@ -58,12 +58,12 @@ def test_a_prefixed_name_still_needs_a_valid_id(workdir: Path, value: str) -> No
     assert info.value.code == "invalid_session"
 
 
-def test_session_dir_rejects_a_symlink_that_leaves_sessions(workdir: Path) -> None:
+@pytest.mark.parametrize("target", ["outside", "sessions"])
+def test_session_dir_rejects_a_symlink_that_leaves_sessions(workdir: Path, target: str) -> None:
     sessions = workdir / "sessions"
     sessions.mkdir()
-    outside = workdir / "outside"
-    outside.mkdir()
-    (sessions / "evil").symlink_to(outside)
+    (workdir / "outside").mkdir()
+    (sessions / "evil").symlink_to(workdir / target)
     with pytest.raises(SessionError) as info:
         session_dir(sessions, "evil")
     assert info.value.code == "invalid_session"
@@ -86,12 +86,3 @@ def test_session_dir_accepts_a_symlink_to_another_session_directory(workdir: Pat
     (sessions / "real").mkdir(parents=True)
     (sessions / "alias").symlink_to(sessions / "real")
     assert session_dir(sessions, "alias") == sessions / "alias"
-
-
-def test_session_dir_rejects_a_symlink_to_the_sessions_directory_itself(workdir: Path) -> None:
-    sessions = workdir / "sessions"
-    sessions.mkdir()
-    (sessions / "loop").symlink_to(sessions)
-    with pytest.raises(SessionError) as info:
-        session_dir(sessions, "loop")
-    assert info.value.code == "invalid_session"

@@ -55,6 +55,13 @@ class StdioServer:
         operator pressing Ctrl-C twice expects."""
         if self._stop.is_set():
             self._hurry.set()
+        elif self._requests:
+            log.warning(
+                "stopping: %d request(s) in flight get up to %g s to finish; "
+                "a second signal cancels them now",
+                len(self._requests),
+                self._drain_s,
+            )
         self._stop.set()
 
     async def serve(self, lines: AsyncIterable[Line]) -> None:
