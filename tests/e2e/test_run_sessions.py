@@ -77,6 +77,22 @@ def test_second_turn_sends_the_first_and_totals_accumulate(agent: AgentCli) -> N
     assert all(ISO_UTC.match(line["ts"]) for line in agent.transcript("s1"))
 
 
+def test_a_resumed_turn_reports_the_session_total_including_earlier_turns(
+    agent: AgentCli,
+) -> None:
+    agent.fake.enqueue(reply_text("one", usage=USAGE_1), reply_text("two", usage=USAGE_2))
+    config = str(agent.config_with_model())
+    base = ("run", "-y", "--config", config, "--session-id", "t1", "--output", "json")
+
+    first = agent.run(*base, "first")
+    second = agent.run(*base, "--display", "ndjson", "second")
+
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    usage = next(n["params"] for n in second.notifications() if n["method"] == "usage")
+    total = expected_cost(ROOT_MODEL, USAGE_1) + expected_cost(ROOT_MODEL, USAGE_2)
+    assert Decimal(usage["sessionCostTotal"]) == total
+
+
 def test_audit_and_ledger_record_each_turn(agent: AgentCli) -> None:
     agent.fake.enqueue(reply_text("ok", usage=USAGE_2))
     config = str(agent.config_with_model())

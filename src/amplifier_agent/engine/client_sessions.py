@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from amplifier_agent.core.messages import Message
@@ -15,22 +16,35 @@ from amplifier_agent.engine.open_sessions import SessionBusy
 from amplifier_agent.store.ids import HTTP_SESSION_PREFIX
 from amplifier_agent.store.protocol import Sessions, StoredSession
 from amplifier_agent.store.repair import repair
+from amplifier_agent.store.session_common import turn_after
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedSession:
     """A request's session (None without one), the history its turn starts from, whether the
-    client's view diverged from the stored one, and the turn's id."""
+    client's view diverged from the stored one, the turn's id, and what the session's earlier
+    turns cost (so the turn itself need not read the session again)."""
 
     session: StoredSession | None
     history: list[Message]
     diverged: bool
     turn_id: str
+    cost_base: Decimal | None = Decimal(0)
 
 
 def without_session(history: Sequence[Message]) -> PreparedSession:
     repaired, _ = repair(history)
     return PreparedSession(None, repaired, False, "turn-1")
+
+
+def prepared_from(
+    session: StoredSession, history: list[Message], diverged: bool, turn_id: str | None = None
+) -> PreparedSession:
+    """`session` ready for a turn: one metadata read gives the next turn id (unless the face
+    chose one) and the cost so far."""
+    metadata = session.read_metadata()
+    cost_base = Decimal(0) if metadata is None else metadata.cost_usd_total
+    return PreparedSession(session, history, diverged, turn_id or turn_after(metadata), cost_base)
 
 
 def prepare(
@@ -50,7 +64,7 @@ def prepare(
         session.rewrite(repaired)
     elif merged.appended:
         session.append(merged.appended)
-    return PreparedSession(session, repaired, merged.diverged, session.next_turn_id())
+    return prepared_from(session, repaired, merged.diverged)
 
 
 class SessionLocks:

@@ -18,7 +18,7 @@ from amplifier_agent.agent.routing import UsableProvider
 from amplifier_agent.config.host_config import HostConfig
 from amplifier_agent.core.errors import AmplifierError
 from amplifier_agent.core.events import DisplayEvent
-from amplifier_agent.core.messages import Message, ToolSpec
+from amplifier_agent.core.messages import ToolSpec
 from amplifier_agent.engine import client_sessions
 from amplifier_agent.engine.client_sessions import PreparedSession, SessionLocks
 from amplifier_agent.engine.open_sessions import OpenSessions, SessionBusy, SessionMode
@@ -234,12 +234,13 @@ class EngineService:
         control: TurnControl | None,
     ) -> TurnSetup:
         opened = request.session
-        history: list[Message] = []
-        turn_id = request.turn_id or "turn-1"
-        if opened is not None:
+        if opened is None:
+            prepared = PreparedSession(None, [], False, request.turn_id or "turn-1")
+        else:
             history, _ = opened.session.load_repaired()
-            turn_id = request.turn_id or opened.session.next_turn_id()
-        prepared = PreparedSession(opened.session if opened else None, history, False, turn_id)
+            prepared = client_sessions.prepared_from(
+                opened.session, history, False, request.turn_id
+            )
         return self._setup(request, policy, model, control, prepared, opened)
 
     def _setup(
@@ -265,6 +266,7 @@ class EngineService:
             new_messages=(request.prompt,) if request.prompt else (),
             history=containment + tuple(prepared.history),
             session=session,
+            session_cost_base=prepared.cost_base,
             model=model.model,
             host_tools=self._host_tools(request.host_tools) if policy.client_held else (),
             options=request.options,

@@ -10,7 +10,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from decimal import Decimal
 
 from amplifier_agent.agent.loop import run_loop
 from amplifier_agent.agent.routing import (
@@ -99,10 +98,10 @@ def pool_entries(config: HostConfig, active: ProviderRef) -> dict[str, PoolEntry
 
 def _initial_state(setup: TurnSetup) -> TurnState:
     history = list(setup.history)
-    metadata = setup.session.read_metadata() if setup.session else None
-    base = Decimal(0) if metadata is None else metadata.cost_usd_total
     return TurnState(
-        messages=[*history, *setup.new_messages], persisted=len(history), session_cost_base=base
+        messages=[*history, *setup.new_messages],
+        persisted=len(history),
+        session_cost_base=setup.session_cost_base,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -138,6 +139,8 @@ class TurnSetup:
     new_messages: tuple[Message, ...]
     history: tuple[Message, ...] = ()
     session: StoredSession | None = None
+    #: What the session's earlier turns cost (None: not all priced), read when it was prepared.
+    session_cost_base: Decimal | None = Decimal(0)
     model: str | None = None
     host_tools: tuple[ToolSpec, ...] = ()
     options: CallOptions = field(default_factory=CallOptions)

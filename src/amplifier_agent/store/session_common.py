@@ -26,7 +26,12 @@ class CountsTurns:
 
     def next_turn_id(self) -> str:
         """The id of the turn about to run: `turn-<turns + 1>`."""
-        return ids.turn_id(self.turns() + 1)
+        return turn_after(self.read_metadata())
+
+
+def turn_after(metadata: SessionMetadata | None) -> str:
+    """The id of the turn that follows those `metadata` counts (`turn-1` for a new session)."""
+    return ids.turn_id((0 if metadata is None else metadata.turns) + 1)
 
 
 def found_or_missing(session: _Found | None, session_id: str) -> _Found:
